@@ -1,0 +1,1 @@
+"""ALSA devices and audio format helpers."""

@@ -1,0 +1,337 @@
+"""Settings: YAML loaded once at start into frozen dataclasses.
+
+Every field carries its own constraint (range or choices) in its metadata, so the loader can
+say exactly which key is wrong, what it got and what is allowed - and the service never starts
+half-configured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names key, value and what is allowed."""
+
+
+def _f(default: Any, *, lo: float | None = None, hi: float | None = None, doc: str = "") -> Any:
+    """A field with an optional inclusive range, checked by the loader."""
+    meta = {"lo": lo, "hi": hi, "doc": doc}
+    if isinstance(default, (list, dict, tuple)) or dataclasses.is_dataclass(default):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    id: str = _f("appliance", doc="unique id: MQTT client id, topics, discovery")
+    name: str = _f("Cocina", doc="human name shown in Home Assistant")
+    state_dir: str = _f("var/state", doc="timers, router log, volume (systemd: StateDirectory)")
+    cache_dir: str = _f("var/cache", doc="assembled models, rendered audio (CacheDirectory)")
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    capture_device: str = _f("default")
+    playback_device: str = _f("default")
+    sample_rate: int = _f(16000, lo=8000, hi=48000, doc="capture rate; VAD/STT need 16000")
+    period_ms: int = _f(20, lo=10, hi=32, doc="capture period")
+    playback_rate: int = _f(24000, lo=8000, hi=48000)
+    playback_period_ms: int = _f(10, lo=5, hi=50)
+    playback_buffer_ms: int = _f(40, lo=10, hi=200)
+    reopen_initial_s: float = _f(0.1, lo=0.01, hi=10.0, doc="first retry delay after a device error")
+    reopen_max_s: float = _f(5.0, lo=0.1, hi=120.0, doc="backoff ceiling")
+
+
+@dataclass(frozen=True)
+class VadSettings:
+    model: str = _f("silero-vad")
+    threshold: float = _f(0.5, lo=0.05, hi=0.95)
+    min_speech_ms: int = _f(250, lo=50, hi=5000)
+    min_silence_ms: int = _f(500, lo=100, hi=5000, doc="end-of-speech hangover")
+    max_utterance_s: float = _f(15.0, lo=1.0, hi=120.0, doc="cap so noise never keeps it listening")
+
+
+@dataclass(frozen=True)
+class SttSettings:
+    engine: Literal["whisper", "vosk"] = _f("whisper")
+    language: str = _f("es")
+    whisper_model: str = _f("whisper-base")
+    vosk_model: str = _f("vosk-model-small-es-0.42")
+    grammar: tuple[str, ...] = _f((), doc="vosk phrase list; empty = free dictation")
+    beam_size: int = _f(1, lo=1, hi=10)
+    threads: int = _f(2, lo=1, hi=16)
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    speed: float = _f(1.0, lo=0.5, hi=2.0)
+    noise_scale: float = _f(0.6, lo=0.0, hi=1.0)
+    noise_scale_w: float = _f(0.8, lo=0.0, hi=1.0)
+    sdp_ratio: float = _f(0.2, lo=0.0, hi=1.0)
+
+
+def _default_styles() -> dict[str, StyleSettings]:
+    return {
+        "normal": StyleSettings(1.2, 0.6, 0.8, 0.2),
+        "expressive": StyleSettings(1.3, 0.8, 0.9, 0.5),
+        "monotone": StyleSettings(1.0, 0.3, 0.5, 0.0),
+        "urgent": StyleSettings(1.5, 0.7, 0.6, 0.3),
+        "calm": StyleSettings(0.9, 0.5, 0.9, 0.1),
+    }
+
+
+@dataclass(frozen=True)
+class TtsSettings:
+    engine: Literal["kokoro", "vits", "espeak"] = _f("kokoro")
+    voice: str = _f("", doc="engine voice/speaker; empty = engine default")
+    vits_model: str = _f("piper-es-davefx-medium", doc="manifest name of the VITS/Piper voice")
+    style: str = _f("normal", doc="one of the names under styles")
+    styles: dict[str, StyleSettings] = field(default_factory=_default_styles)
+
+
+@dataclass(frozen=True)
+class SpeakSettings:
+    ewma_alpha: float = _f(0.3, lo=0.01, hi=1.0)
+    margin_s: float = _f(0.3, lo=0.0, hi=5.0, doc="finish synthesis this long before needed")
+    lookahead: int = _f(3, lo=1, hi=20, doc="sentences synthesized ahead at most")
+    low_boost_s: float = _f(30.0, lo=1.0, hi=600.0)
+    filler_no_repeat: int = _f(3, lo=0, hi=10)
+    first_sentence_max_chars: int = _f(120, lo=20, hi=1000)
+
+
+@dataclass(frozen=True)
+class BrainSettings:
+    router_threshold: float = _f(0.6, lo=0.0, hi=1.0)
+    llm_model: str = _f("gemma-3-270m")
+    llm_max_tokens: int = _f(160, lo=8, hi=4096)
+    llm_context_tokens: int = _f(2048, lo=256, hi=32768)
+    llm_threads: int = _f(2, lo=1, hi=16)
+    context_turns: int = _f(4, lo=0, hi=50)
+    filler_threshold_s: float = _f(0.6, lo=0.0, hi=10.0, doc="skip the filler below this wait")
+    timer_max_ring_s: float = _f(900.0, lo=5.0, hi=7200.0)
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    mode: Literal["wake_word", "push_to_talk", "always"] = _f("always")
+    wake_word: str = _f("okay_nabu")
+    sensitivity: float = _f(0.5, lo=0.0, hi=1.0)
+    follow_up_s: float = _f(5.0, lo=0.0, hi=60.0)
+    settle_ms: int = _f(300, lo=0, hi=5000)
+    echo_cancellation: bool = _f(False)
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    ca_file: str = _f("")
+    cert_file: str = _f("")
+    key_file: str = _f("")
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    enabled: bool = _f(False)
+    host: str = _f("localhost")
+    port: int = _f(1883, lo=1, hi=65535)
+    tls: TlsSettings = _f(TlsSettings())
+    username: str = _f("")
+    password: str = _f("", doc="prefer password_env or password_file")
+    password_env: str = _f("", doc="environment variable holding the password")
+    password_file: str = _f("", doc="file holding the password")
+    keepalive: int = _f(30, lo=5, hi=3600)
+    discovery_prefix: str = _f("homeassistant")
+    base_topic: str = _f("", doc="default: appliance/<device id>")
+
+    def resolved_password(self) -> str:
+        """The password from env or file at call time, so secrets never sit in the YAML."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"mqtt.password_env: environment variable {self.password_env!r} is not set")
+            return value
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"mqtt.password_file: cannot read {self.password_file!r}: {exc}") from exc
+        return self.password
+
+
+@dataclass(frozen=True)
+class GpioSettings:
+    enabled: bool = _f(False)
+    interrupt_pin: int = _f(17, lo=0, hi=63)
+    ptt_pin: int = _f(27, lo=0, hi=63)
+    mute_pin: int = _f(22, lo=0, hi=63)
+    active_low: bool = _f(True, doc="buttons pull to ground when pressed")
+    debounce_ms: int = _f(30, lo=0, hi=500)
+    long_press_ms: int = _f(800, lo=100, hi=10000)
+    double_press_ms: int = _f(400, lo=50, hi=2000)
+    led_pins: tuple[int, ...] = _f((), doc="one pin (mono LED) or three (red, green, blue)")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    heartbeat_timeout_s: float = _f(10.0, lo=0.5, hi=600.0)
+    restart_backoff_s: float = _f(0.5, lo=0.0, hi=60.0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _f("INFO")
+
+
+@dataclass(frozen=True)
+class Settings:
+    device: DeviceSettings = _f(DeviceSettings())
+    audio: AudioSettings = _f(AudioSettings())
+    vad: VadSettings = _f(VadSettings())
+    stt: SttSettings = _f(SttSettings())
+    tts: TtsSettings = _f(TtsSettings())
+    speak: SpeakSettings = _f(SpeakSettings())
+    brain: BrainSettings = _f(BrainSettings())
+    listen: ListenSettings = _f(ListenSettings())
+    mqtt: MqttSettings = _f(MqttSettings())
+    gpio: GpioSettings = _f(GpioSettings())
+    service: ServiceSettings = _f(ServiceSettings())
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.device.state_dir)
+
+    @property
+    def cache_path(self) -> Path:
+        return Path(self.device.cache_dir)
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (tuple, list):
+        return f"a list of {_describe(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "a mapping"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping with keys " + ", ".join(f.name for f in dataclasses.fields(tp))
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, str(tp)
+    )
+
+
+def _convert(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> Any:
+    origin = typing.get_origin(tp)
+    wrong = ConfigError(f"{key}: got {value!r}, expected {_describe(tp)}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise wrong
+        return _build(tp, value, key)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise wrong
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise wrong
+        (item,) = typing.get_args(tp)[:1]
+        return tuple(_convert(f"{key}[{i}]", v, item, {}) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise wrong
+        _, vt = typing.get_args(tp)
+        return {str(k): _convert(f"{key}.{k}", v, vt, {}) for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{key}: unsupported type {tp}")
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong
+        value = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise wrong
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"{key}: got {value!r}, allowed range is {lo} to {hi}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(
+            f"unknown key {where}{unknown[0]!s}; allowed keys here: {', '.join(sorted(fields))}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _convert(key, value, hints[name], fields[name].metadata)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - defensive, fields are checked above
+        raise ConfigError(f"{prefix or 'config'}: {exc}") from exc
+
+
+def _check_cross_fields(settings: Settings) -> None:
+    if settings.tts.style not in settings.tts.styles:
+        raise ConfigError(
+            f"tts.style: got {settings.tts.style!r}, expected one of "
+            + ", ".join(repr(s) for s in settings.tts.styles)
+        )
+    if settings.gpio.led_pins and len(settings.gpio.led_pins) not in (1, 3):
+        raise ConfigError(f"gpio.led_pins: got {list(settings.gpio.led_pins)}, expected 1 or 3 pins")
+
+
+def from_dict(data: dict[str, Any] | None) -> Settings:
+    """Build settings from a parsed mapping; raises ConfigError naming the bad key."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: got {type(data).__name__}, expected a mapping at the top level")
+    settings = _build(Settings, data)
+    _check_cross_fields(settings)
+    return settings
+
+
+def load(path: str | Path | None) -> Settings:
+    """Load a YAML file (None = built-in defaults)."""
+    if path is None:
+        return from_dict({})
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return from_dict(data)
+
+
+def replace(settings: Settings, **sections: dict[str, Any]) -> Settings:
+    """A copy with some keys of some sections changed, validated like a file (used by the CLI)."""
+    merged: dict[str, Any] = {}
+    for name, changes in sections.items():
+        current = dataclasses.asdict(getattr(settings, name))
+        current.update(changes)
+        merged[name] = current
+    base = {
+        f.name: dataclasses.asdict(getattr(settings, f.name))
+        for f in dataclasses.fields(settings)
+    }
+    base.update(merged)
+    return from_dict(base)

@@ -1,0 +1,1 @@
+"""Workers, their inboxes and the supervisor that keeps them alive."""

@@ -1,0 +1,1 @@
+"""Service plumbing: model store, doctor, systemd notify."""
