@@ -1,0 +1,1 @@
+"""Deciding what to say: router, templates, timers, LLM, fillers, scheduler."""

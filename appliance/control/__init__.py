@@ -1,0 +1,1 @@
+"""The control plane: one state machine; MQTT and GPIO are two faces of its commands."""

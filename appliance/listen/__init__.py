@@ -1,0 +1,1 @@
+"""The input half after capture: wake word, VAD, STT."""

@@ -1,0 +1,1 @@
+"""The output half: sentence splitting, TTS, priorities, streaming to playback."""

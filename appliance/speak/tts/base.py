@@ -1,0 +1,22 @@
+"""The one interface every TTS engine implements."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from appliance.config import StyleSettings
+
+
+class TtsError(RuntimeError):
+    """Synthesis failed (bad model, engine crash); the message says what to do."""
+
+
+class TtsEngine(Protocol):
+    name: str
+    sample_rate: int  # native output rate; callers resample to the device rate
+
+    def synthesize(self, text: str, style: StyleSettings) -> np.ndarray:
+        """Speech for ``text`` as float32 mono samples in -1..1 at ``sample_rate``."""
+        ...
