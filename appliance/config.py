@@ -47,7 +47,7 @@ class AudioSettings:
     playback_rate: int = _f(24000, lo=8000, hi=48000)
     playback_period_ms: int = _f(10, lo=5, hi=50)
     playback_buffer_ms: int = _f(40, lo=10, hi=200)
-    reopen_initial_s: float = _f(0.1, lo=0.01, hi=10.0, doc="first retry delay after a device error")
+    reopen_initial_s: float = _f(0.1, lo=0.01, hi=10.0, doc="first retry after a device error")
     reopen_max_s: float = _f(5.0, lo=0.1, hi=120.0, doc="backoff ceiling")
 
 
@@ -94,6 +94,7 @@ class TtsSettings:
     engine: Literal["kokoro", "vits", "espeak"] = _f("kokoro")
     voice: str = _f("", doc="engine voice/speaker; empty = engine default")
     vits_model: str = _f("piper-es-davefx-medium", doc="manifest name of the VITS/Piper voice")
+    threads: int = _f(2, lo=1, hi=16, doc="CPU threads for neural synthesis")
     style: str = _f("normal", doc="one of the names under styles")
     styles: dict[str, StyleSettings] = field(default_factory=_default_styles)
 
@@ -156,13 +157,17 @@ class MqttSettings:
         if self.password_env:
             value = os.environ.get(self.password_env)
             if value is None:
-                raise ConfigError(f"mqtt.password_env: environment variable {self.password_env!r} is not set")
+                raise ConfigError(
+                    f"mqtt.password_env: environment variable {self.password_env!r} is not set"
+                )
             return value
         if self.password_file:
             try:
                 return Path(self.password_file).read_text().strip()
             except OSError as exc:
-                raise ConfigError(f"mqtt.password_file: cannot read {self.password_file!r}: {exc}") from exc
+                raise ConfigError(
+                    f"mqtt.password_file: cannot read {self.password_file!r}: {exc}"
+                ) from exc
         return self.password
 
 
@@ -226,6 +231,7 @@ def _describe(tp: Any) -> str:
 
 def _convert(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> Any:
     origin = typing.get_origin(tp)
+    original = value
     wrong = ConfigError(f"{key}: got {value!r}, expected {_describe(tp)}")
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
@@ -258,12 +264,11 @@ def _convert(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> A
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong
         value = float(value)
-    elif tp is str:
-        if not isinstance(value, str):
-            raise wrong
+    elif tp is str and not isinstance(value, str):
+        raise wrong
     lo, hi = meta.get("lo"), meta.get("hi")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ConfigError(f"{key}: got {value!r}, allowed range is {lo} to {hi}")
+        raise ConfigError(f"{key}: got {original!r}, allowed range is {lo} to {hi}")
     return value
 
 
@@ -293,7 +298,8 @@ def _check_cross_fields(settings: Settings) -> None:
             + ", ".join(repr(s) for s in settings.tts.styles)
         )
     if settings.gpio.led_pins and len(settings.gpio.led_pins) not in (1, 3):
-        raise ConfigError(f"gpio.led_pins: got {list(settings.gpio.led_pins)}, expected 1 or 3 pins")
+        pins = list(settings.gpio.led_pins)
+        raise ConfigError(f"gpio.led_pins: got {pins}, expected 1 or 3 pins")
 
 
 def from_dict(data: dict[str, Any] | None) -> Settings:
@@ -301,7 +307,8 @@ def from_dict(data: dict[str, Any] | None) -> Settings:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config: got {type(data).__name__}, expected a mapping at the top level")
+        kind = type(data).__name__
+        raise ConfigError(f"config: got {kind}, expected a mapping at the top level")
     settings = _build(Settings, data)
     _check_cross_fields(settings)
     return settings

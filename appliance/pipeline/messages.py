@@ -52,7 +52,11 @@ class Shutdown(Control):
 
 @dataclass(frozen=True, eq=False)
 class AudioFrame:
-    """One capture period: int16 mono samples; ``t`` is the monotonic time of its first sample."""
+    """One capture period of int16 mono samples.
+
+    ``seq`` numbers periods from the start of capture, so ``seq * duration`` is the stream time
+    of the first sample; ``t`` is the monotonic time the period was read (its end, give or take
+    the device buffer)."""
 
     samples: np.ndarray
     rate: int

@@ -82,10 +82,7 @@ class Supervisor:
     def wait_ready(self, timeout: float) -> bool:
         """True once every worker finished its setup (models loaded, devices opened)."""
         deadline = time.monotonic() + timeout
-        for ev in self._ready.values():
-            if not ev.wait(max(0.0, deadline - time.monotonic())):
-                return False
-        return True
+        return all(ev.wait(max(0.0, deadline - time.monotonic())) for ev in self._ready.values())
 
     # --- health -----------------------------------------------------------------------------
 

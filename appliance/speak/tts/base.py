@@ -15,6 +15,7 @@ class TtsError(RuntimeError):
 
 class TtsEngine(Protocol):
     name: str
+    voice: str  # model/speaker actually used; part of rendered-audio cache keys
     sample_rate: int  # native output rate; callers resample to the device rate
 
     def synthesize(self, text: str, style: StyleSettings) -> np.ndarray:

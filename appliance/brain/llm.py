@@ -1,0 +1,151 @@
+"""The local LLM: llama-cpp-python, loaded once, streaming text pieces as they are sampled.
+
+Why stream: the splitter can hand the first sentence to TTS while the rest is generated. Why
+an Event: a barge-in must stop the model within one token, and the check sits between tokens
+(the generator is closed, so llama.cpp computes nothing more). Prompt evaluation itself is not
+interruptible, but the few-shot prefix stays in the KV cache, so only the new turn is
+evaluated (tens of tokens).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from appliance.brain import prompt
+from appliance.brain.context import Turn
+from appliance.config import Settings
+
+log = logging.getLogger("appliance.llm")
+
+
+class LlmError(RuntimeError):
+    """The model could not be loaded or run; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    prompt_tokens: int
+    tokens: int
+    first_token_s: float  # request -> first text piece (prompt evaluation included)
+    total_s: float
+    cancelled: bool
+
+    @property
+    def tokens_per_s(self) -> float:
+        gen = self.total_s - self.first_token_s
+        return (self.tokens - 1) / gen if self.tokens > 1 and gen > 0 else 0.0
+
+
+class LlmEngine:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_threads: int = 2,
+        n_ctx: int = 2048,
+        max_tokens: int = 160,
+        mode: Literal["auto", "fewshot", "chat"] = "auto",
+        temperature: float = 0.3,
+        seed: int = 7,
+    ) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise LlmError(
+                "llama-cpp-python is not installed: pip install -e '.[llm]' "
+                "(with --find-links ../shared/wheels to skip the long compile)"
+            ) from exc
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise LlmError(f"LLM model file not found: {self.model_path}; "
+                           "run `appliance models fetch` or check brain.llm_model")
+        t0 = time.monotonic()
+        self._llm = Llama(model_path=str(self.model_path), n_ctx=n_ctx, n_threads=n_threads,
+                          n_threads_batch=n_threads, seed=seed, verbose=False)
+        self.load_s = time.monotonic() - t0
+        self.n_ctx = n_ctx
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        has_template = bool(self._llm.metadata.get("tokenizer.chat_template"))
+        self.mode = ("chat" if has_template else "fewshot") if mode == "auto" else mode
+        self._lock = threading.Lock()  # one llama context: one generation at a time
+        self.last: GenerationStats | None = None
+        log.info("llm: %s loaded in %.2f s (%s prompt)", self.model_path.name, self.load_s,
+                 self.mode)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlmEngine:
+        from appliance.system.modelstore import ModelStore
+
+        path = ModelStore(settings.cache_path).resolve(settings.brain.llm_model)
+        b = settings.brain
+        return cls(path, n_threads=b.llm_threads, n_ctx=b.llm_context_tokens,
+                   max_tokens=b.llm_max_tokens)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def context_budget(self, max_tokens: int | None = None) -> int:
+        """Tokens left for earlier turns once the fixed prompt and the answer are reserved."""
+        fixed = self.count_tokens(prompt.fewshot_prefix() if self.mode == "fewshot"
+                                  else prompt.SYSTEM)
+        return max(0, self.n_ctx - fixed - (max_tokens or self.max_tokens) - 64)
+
+    def render(self, question: str, turns: Sequence[Turn] = ()) -> str:
+        """The exact prompt text (for the chat mode: the messages, one per line) - for tests/logs."""
+        if self.mode == "fewshot":
+            return prompt.fewshot(turns, question)
+        return "\n".join(f"{m['role']}: {m['content']}" for m in prompt.chat(turns, question))
+
+    def stream(
+        self,
+        question: str,
+        turns: Sequence[Turn] = (),
+        *,
+        cancel: threading.Event | None = None,
+        max_tokens: int | None = None,
+    ) -> Iterator[str]:
+        """Text pieces of the answer; stops before the next piece once ``cancel`` is set."""
+        cancel = cancel or threading.Event()
+        limit = max_tokens or self.max_tokens
+        with self._lock:
+            t0 = time.monotonic()
+            first = 0.0
+            n = 0
+            if cancel.is_set():
+                self.last = GenerationStats(0, 0, 0.0, 0.0, True)
+                return
+            chunks = self._chunks(question, turns, limit)
+            try:
+                for piece in chunks:
+                    if cancel.is_set():
+                        break
+                    n += 1
+                    if n == 1:
+                        first = time.monotonic() - t0
+                    if piece:
+                        yield piece
+            except Exception as exc:
+                raise LlmError(f"LLM generation failed: {exc}") from exc
+            finally:
+                chunks.close()  # stops llama.cpp: no token is computed after this
+                self.last = GenerationStats(self._llm.n_tokens - n, n, first,
+                                            time.monotonic() - t0, cancel.is_set())
+
+    def _chunks(self, question: str, turns: Sequence[Turn], limit: int) -> Iterator[str]:
+        common: dict[str, Any] = dict(max_tokens=limit, temperature=self.temperature, top_k=40,
+                                      top_p=0.9, repeat_penalty=1.1, stream=True)
+        if self.mode == "fewshot":
+            for chunk in self._llm.create_completion(
+                prompt.fewshot(turns, question), stop=list(prompt.STOPS), **common
+            ):
+                yield chunk["choices"][0]["text"]
+        else:
+            for chunk in self._llm.create_chat_completion(prompt.chat(turns, question), **common):
+                yield chunk["choices"][0]["delta"].get("content") or ""

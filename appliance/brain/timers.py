@@ -1,0 +1,278 @@
+"""Kitchen timers: several at once, optionally named, surviving a restart.
+
+Deadlines are wall-clock (epoch) seconds because a monotonic clock restarts with the process;
+the state is one small JSON file replaced atomically, so a power cut leaves either the old or
+the new file, never half of one. A timer that ended while the appliance was off fires on the
+first check after start (with its lateness), so nobody's pasta is forgotten silently.
+
+A finished timer *rings*: a ``fired`` event, then a ``ring`` event every ``ring_every_s`` until
+``stop()`` (voice "para", button, MQTT) or ``max_ring_s`` after it started ringing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import tempfile
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+log = logging.getLogger("appliance.timers")
+
+_FILLER_WORDS = {"el", "la", "los", "las", "de", "del", "temporizador", "alarma", "timer", "para"}
+
+
+def name_key(name: str) -> str:
+    """'El de la Pasta' and 'pasta' are the same timer: lower case, no accents, no articles."""
+    text = unicodedata.normalize("NFKD", name.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    words = "".join(c if c.isalnum() else " " for c in text).split()
+    return " ".join(w for w in words if w not in _FILLER_WORDS)
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: int
+    seconds: int
+    ends_at: float  # wall-clock epoch seconds
+    name: str = ""
+    ring_started: float | None = None  # set while ringing
+
+    def remaining(self, now: float) -> float:
+        return max(0.0, self.ends_at - now)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"#{self.id}"
+
+
+@dataclass(frozen=True)
+class TimerEvent:
+    kind: Literal["fired", "ring", "ring_end"]
+    timer: Timer
+    late_s: float = 0.0  # fired: how long after its deadline it fired (restart, slow check)
+    reason: str = ""  # ring_end: "stopped" or "max"
+
+
+class TimerError(ValueError):
+    """A request the service cannot honour; the message can be spoken or logged as is."""
+
+
+class TimerService:
+    """Thread-safe: every public method takes the one lock; events are emitted outside it."""
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_ring_s: float = 900.0,
+        ring_every_s: float = 3.0,
+        on_event: Callable[[TimerEvent], None] | None = None,
+        max_timers: int = 20,
+    ) -> None:
+        self.path = Path(state_dir) / "timers.json"
+        self.clock = clock
+        self.max_ring_s = max_ring_s
+        self.ring_every_s = ring_every_s
+        self.max_timers = max_timers
+        self.events: queue.SimpleQueue[TimerEvent] = queue.SimpleQueue()
+        self._on_event = on_event
+        self._lock = threading.Lock()
+        self._timers: dict[int, Timer] = {}
+        self._last_ring: dict[int, float] = {}
+        self._next_id = 1
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._load()
+
+    # --- persistence --------------------------------------------------------------------
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            timers = [Timer(**t) for t in data.get("timers", [])]
+            next_id = int(data.get("next_id", 1))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, TypeError) as exc:
+            bad = self.path.with_suffix(".json.bad")
+            log.error("timers: unreadable state %s (%s); kept as %s, starting empty",
+                      self.path, exc, bad)
+            with contextlib.suppress(OSError):
+                os.replace(self.path, bad)
+            return
+        self._timers = {t.id: t for t in timers}
+        self._next_id = max([next_id, *(t.id + 1 for t in timers)])
+
+    def _save(self) -> None:
+        """Write to a temp file in the same directory, fsync, then rename over the old one."""
+        data = {"next_id": self._next_id, "timers": [asdict(t) for t in self._timers.values()]}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".timers.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # --- requests -----------------------------------------------------------------------
+
+    def add(self, seconds: int, name: str = "") -> Timer:
+        if seconds <= 0:
+            raise TimerError(f"a timer needs a positive duration, got {seconds} s")
+        with self._lock:
+            pending = [t for t in self._timers.values() if t.ring_started is None]
+            if len(pending) >= self.max_timers:
+                raise TimerError(f"too many timers ({self.max_timers}); cancel one first")
+            if name and any(name_key(t.name) == name_key(name) for t in pending):
+                raise TimerError(f"there is already a timer called {name!r}")
+            timer = Timer(self._next_id, int(seconds), self.clock() + seconds, name.strip())
+            self._next_id += 1
+            self._timers[timer.id] = timer
+            self._save()
+        self._wake.set()
+        return timer
+
+    def pending(self) -> list[Timer]:
+        """Timers still counting down, soonest first."""
+        with self._lock:
+            return sorted((t for t in self._timers.values() if t.ring_started is None),
+                          key=lambda t: t.ends_at)
+
+    def ringing(self) -> list[Timer]:
+        with self._lock:
+            return [t for t in self._timers.values() if t.ring_started is not None]
+
+    def find(self, name: str) -> list[Timer]:
+        """Pending timers matching a spoken name ('el de la pasta' finds 'pasta')."""
+        key = name_key(name)
+        if not key:
+            return []
+        timers = self.pending()
+        exact = [t for t in timers if name_key(t.name) == key]
+        return exact or [t for t in timers if t.name and set(key.split()) & set(
+            name_key(t.name).split())]
+
+    def remaining(self, name: str = "") -> list[tuple[Timer, float]]:
+        """(timer, seconds left) for the named timer, or for all when no name is given."""
+        now = self.clock()
+        timers = self.find(name) if name else self.pending()
+        return [(t, t.remaining(now)) for t in timers]
+
+    def cancel(self, name: str = "", timer_id: int | None = None) -> list[Timer]:
+        """By id or name; with neither, the only pending timer (several -> TimerError)."""
+        if timer_id is not None:
+            targets = [t for t in self.pending() if t.id == timer_id]
+        elif name:
+            targets = self.find(name)
+        else:
+            targets = self.pending()
+            if len(targets) > 1:
+                raise TimerError(f"{len(targets)} timers are running; say which one or 'all'")
+        return self._remove(targets)
+
+    def cancel_all(self) -> list[Timer]:
+        return self._remove(self.pending())
+
+    def _remove(self, targets: list[Timer]) -> list[Timer]:
+        with self._lock:
+            removed = [self._timers.pop(t.id) for t in targets if t.id in self._timers]
+            if removed:
+                self._save()
+        return removed
+
+    def stop(self) -> list[TimerEvent]:
+        """Silence every ringing timer (voice 'para', button, MQTT)."""
+        with self._lock:
+            ringing = [t for t in self._timers.values() if t.ring_started is not None]
+            for t in ringing:
+                del self._timers[t.id]
+                self._last_ring.pop(t.id, None)
+            if ringing:
+                self._save()
+        events = [TimerEvent("ring_end", t, reason="stopped") for t in ringing]
+        self._emit(events)
+        return events
+
+    # --- time passing -------------------------------------------------------------------
+
+    def check(self) -> list[TimerEvent]:
+        """Fire due timers, repeat rings, end over-long rings; cheap enough to call every 100 ms."""
+        now = self.clock()
+        events: list[TimerEvent] = []
+        with self._lock:
+            changed = False
+            for t in list(self._timers.values()):
+                if t.ring_started is None:
+                    if t.ends_at <= now:
+                        rung = replace(t, ring_started=now)
+                        self._timers[t.id] = rung
+                        self._last_ring[t.id] = now
+                        events.append(TimerEvent("fired", rung, late_s=now - t.ends_at))
+                        changed = True
+                elif now - t.ring_started >= self.max_ring_s:
+                    del self._timers[t.id]
+                    self._last_ring.pop(t.id, None)
+                    events.append(TimerEvent("ring_end", t, reason="max"))
+                    changed = True
+                elif now - self._last_ring.get(t.id, t.ring_started) >= self.ring_every_s:
+                    self._last_ring[t.id] = now
+                    events.append(TimerEvent("ring", t))
+            if changed:
+                self._save()
+        self._emit(events)
+        return events
+
+    def next_due(self) -> float | None:
+        """Seconds until check() has something to do (None: nothing pending or ringing)."""
+        now = self.clock()
+        with self._lock:
+            dues = [t.ends_at if t.ring_started is None
+                    else min(self._last_ring.get(t.id, now) + self.ring_every_s,
+                             t.ring_started + self.max_ring_s)
+                    for t in self._timers.values()]
+        return max(0.0, min(dues) - now) if dues else None
+
+    def _emit(self, events: list[TimerEvent]) -> None:
+        for ev in events:
+            self.events.put(ev)
+            if self._on_event is not None:
+                try:
+                    self._on_event(ev)
+                except Exception:  # a bad callback must not stop the alarm clock
+                    log.exception("timers: event callback failed for %s", ev)
+
+    # --- optional own thread (when no worker calls check() in its loop) -----------------
+
+    def start(self, max_sleep_s: float = 0.5) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                self.check()
+                due = self.next_due()
+                self._wake.wait(max_sleep_s if due is None else min(due, max_sleep_s))
+                self._wake.clear()
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=loop, name="timers", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None

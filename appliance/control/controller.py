@@ -1,0 +1,91 @@
+"""Commands in, pipeline calls and state changes out: the meeting point of MQTT and GPIO.
+
+Settings the state machine owns (volume, mute, listening mode) are applied to the sink and
+recorded in the state under one lock, so two faces changing the same setting at once leave
+the pipeline and the published state in agreement. Actions (interrupt, say, ptt, timers) go
+straight to the sink; the pipeline reports the resulting phases to the state machine itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from appliance.control.commands import (
+    Command,
+    CommandError,
+    CommandSink,
+    InterruptCmd,
+    Limits,
+    SetMode,
+    SetMute,
+    SetVolume,
+    dispatch,
+    parse,
+)
+from appliance.control.state import MODES, StateMachine
+
+log = logging.getLogger("appliance.control")
+
+
+class Controller:
+    def __init__(self, state: StateMachine, sink: CommandSink, limits: Limits = Limits()) -> None:
+        self.state = state
+        self.sink = sink
+        self.limits = limits
+        self._settings_lock = threading.RLock()
+
+    def handle(self, name: str, payload: bytes) -> CommandError | None:
+        """Parse and execute one MQTT payload; returns the error to publish, if any."""
+        cmd = parse(name, payload, self.limits)
+        if isinstance(cmd, CommandError):
+            log.warning("rejected command %s: %s (%s)", cmd.command, cmd.message, cmd.code)
+            return cmd
+        return self.execute(cmd, name)
+
+    def execute(self, cmd: Command, name: str = "") -> CommandError | None:
+        """Carry out a validated command; a failing sink becomes an error, never a crash."""
+        try:
+            if isinstance(cmd, (SetVolume, SetMute, SetMode)):
+                with self._settings_lock:
+                    dispatch(cmd, self.sink)
+                    self._record(cmd)
+            else:
+                dispatch(cmd, self.sink)
+        except Exception as exc:
+            log.exception("command %r failed in the pipeline", cmd)
+            return CommandError("execution_failed", f"{type(exc).__name__}: {exc}", None, name)
+        return None
+
+    def _record(self, cmd: SetVolume | SetMute | SetMode) -> None:
+        if isinstance(cmd, SetVolume):
+            self.state.set_volume(cmd.volume)
+        elif isinstance(cmd, SetMute):
+            self.state.set_muted(cmd.muted)
+        else:
+            self.state.set_mode(cmd.mode)
+
+    # --- the button face --------------------------------------------------------------------
+
+    def interrupt(self, source: str) -> None:
+        self.execute(InterruptCmd(source), "interrupt")
+
+    def toggle_mute(self) -> bool:
+        """Flip the mic mute (mute button); returns the new value."""
+        with self._settings_lock:
+            muted = not self.state.snapshot().muted
+            try:
+                self.sink.set_mute(muted)
+            except Exception:
+                log.exception("mute toggle failed in the pipeline")
+                return not muted
+            self.state.set_muted(muted)
+            return muted
+
+    def cycle_mode(self) -> str:
+        """Next listening mode (long press on the mute button)."""
+        with self._settings_lock:
+            current = self.state.snapshot().mode
+            mode = MODES[(MODES.index(current) + 1) % len(MODES)]
+            self.execute(SetMode(mode), "mode")
+            return mode

@@ -1,0 +1,256 @@
+"""The one place that owns what the appliance is doing and how it is set.
+
+MQTT and GPIO both read and change the appliance through here, so Home Assistant, the LED and
+the buttons can never disagree. Changes are delivered to observers in the order they happened:
+a dedicated notify lock serializes delivery, the state lock only guards the fields. An
+observer may call back into the machine (the notify lock is re-entrant); an observer that
+raises is logged and skipped, never allowed to break the caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+log = logging.getLogger("appliance.control.state")
+
+Phase = Literal["idle", "listening", "thinking", "speaking", "error"]
+Mode = Literal["wake_word", "push_to_talk", "always"]
+PHASES: tuple[str, ...] = ("idle", "listening", "thinking", "speaking", "error")
+STATES: tuple[str, ...] = ("idle", "listening", "thinking", "speaking", "muted", "error")
+MODES: tuple[str, ...] = ("wake_word", "push_to_talk", "always")
+EVENT_TYPES: tuple[str, ...] = ("wake_word", "button_press", "timer_finished")
+
+
+def gil_enabled() -> bool:
+    """True on the GIL build; free-threaded 3.13t reports whether the GIL came back on."""
+    probe = getattr(sys, "_is_gil_enabled", None)
+    return bool(probe()) if probe is not None else True
+
+
+@dataclass(frozen=True)
+class TimerInfo:
+    name: str
+    remaining_s: float
+    total_s: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything observers may show; immutable so it can cross threads freely."""
+
+    seq: int
+    phase: str = "idle"
+    error: str = ""
+    volume: int = 50
+    muted: bool = False
+    mode: str = "always"
+    last_transcript: str = ""
+    last_answer: str = ""
+    timers: tuple[TimerInfo, ...] = ()
+    last_ttfs_ms: float | None = None
+    last_interrupt_ms: float | None = None
+
+    @property
+    def state(self) -> str:
+        """The single word Home Assistant and the LED show.
+
+        Errors win; speech stays visible while muted (announcements play even with the mic
+        muted); otherwise a muted mic hides the input phases.
+        """
+        if self.phase == "error":
+            return "error"
+        if self.phase == "speaking":
+            return "speaking"
+        if self.muted:
+            return "muted"
+        return self.phase
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "phase": self.phase,
+            "error": self.error,
+            "volume": self.volume,
+            "muted": self.muted,
+            "mode": self.mode,
+            "last_transcript": self.last_transcript,
+            "last_answer": self.last_answer,
+            "timers": [dataclasses.asdict(t) for t in self.timers],
+            "last_ttfs_ms": self.last_ttfs_ms,
+            "last_interrupt_ms": self.last_interrupt_ms,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """A momentary happening (Home Assistant event entity): not part of the state."""
+
+    event_type: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    t: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event_type": self.event_type, **self.detail}
+
+
+StateObserver = Callable[[Snapshot, frozenset[str]], None]
+EventObserver = Callable[[Event], None]
+
+
+class StateMachine:
+    """Owns appliance state; every change goes through a method that validates it."""
+
+    def __init__(self, *, volume: int = 50, muted: bool = False, mode: str = "always") -> None:
+        self._lock = threading.Lock()
+        self._notify = threading.RLock()
+        self._snap = Snapshot(seq=0)
+        self._snap = self._validated(volume=volume, muted=muted, mode=mode)
+        self._observers: list[StateObserver] = []
+        self._event_observers: list[EventObserver] = []
+        self._started = time.monotonic()
+        self._cpu_mark = (time.monotonic(), _process_cpu_s())
+
+    # --- observers --------------------------------------------------------------------------
+
+    def subscribe(self, observer: StateObserver) -> Callable[[], None]:
+        """Register; returns a function that unregisters. The current state is not replayed."""
+        with self._lock:
+            self._observers.append(observer)
+        return lambda: self._remove(self._observers, observer)
+
+    def subscribe_events(self, observer: EventObserver) -> Callable[[], None]:
+        with self._lock:
+            self._event_observers.append(observer)
+        return lambda: self._remove(self._event_observers, observer)
+
+    def _remove(self, observers: list[Any], observer: Any) -> None:
+        with self._lock:
+            if observer in observers:
+                observers.remove(observer)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return self._snap
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Process CPU since the previous call (percent of one core), uptime and GIL state."""
+        now, cpu = time.monotonic(), _process_cpu_s()
+        with self._lock:
+            t0, c0 = self._cpu_mark
+            self._cpu_mark = (now, cpu)
+            snap = self._snap
+        wall = now - t0
+        return {
+            "cpu_percent": round(100.0 * (cpu - c0) / wall, 1) if wall > 0 else 0.0,
+            "uptime_s": round(now - self._started, 1),
+            "gil_enabled": gil_enabled(),
+            "last_ttfs_ms": snap.last_ttfs_ms,
+            "last_interrupt_ms": snap.last_interrupt_ms,
+        }
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def set_phase(self, phase: str, error: str = "") -> None:
+        """What the pipeline is doing; ``error`` explains an ``error`` phase."""
+        self._update(phase=phase, error=error if phase == "error" else "")
+
+    def set_volume(self, volume: int) -> None:
+        self._update(volume=volume)
+
+    def set_muted(self, muted: bool) -> None:
+        self._update(muted=muted)
+
+    def toggle_muted(self) -> bool:
+        """Flip the mic mute atomically; returns the new value."""
+        with self._notify:
+            with self._lock:
+                muted = not self._snap.muted
+            self._update(muted=muted)
+            return muted
+
+    def set_mode(self, mode: str) -> None:
+        self._update(mode=mode)
+
+    def set_transcript(self, text: str) -> None:
+        self._update(last_transcript=text)
+
+    def set_answer(self, text: str) -> None:
+        self._update(last_answer=text)
+
+    def set_timers(self, timers: tuple[TimerInfo, ...] | list[TimerInfo]) -> None:
+        self._update(timers=tuple(timers))
+
+    def record_time_to_first_sound(self, ms: float) -> None:
+        self._update(last_ttfs_ms=round(float(ms), 1))
+
+    def record_interrupt_latency(self, ms: float) -> None:
+        self._update(last_interrupt_ms=round(float(ms), 1))
+
+    def emit(self, event_type: str, **detail: Any) -> None:
+        """Announce an event (wake word heard, button pressed, timer finished)."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"event_type: got {event_type!r}, expected one of {EVENT_TYPES}")
+        ev = Event(event_type, detail)
+        with self._notify:
+            with self._lock:
+                observers = list(self._event_observers)
+            for obs in observers:
+                _call(obs, ev)
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _validated(self, **changes: Any) -> Snapshot:
+        if "phase" in changes and changes["phase"] not in PHASES:
+            raise ValueError(f"phase: got {changes['phase']!r}, expected one of {PHASES}")
+        if "mode" in changes and changes["mode"] not in MODES:
+            raise ValueError(f"mode: got {changes['mode']!r}, expected one of {MODES}")
+        if "volume" in changes:
+            v = changes["volume"]
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 100:
+                raise ValueError(f"volume: got {v!r}, expected an integer 0-100")
+        if "muted" in changes and not isinstance(changes["muted"], bool):
+            raise ValueError(f"muted: got {changes['muted']!r}, expected true or false")
+        for key in ("last_transcript", "last_answer", "error"):
+            if key in changes and not isinstance(changes[key], str):
+                raise ValueError(f"{key}: got {type(changes[key]).__name__}, expected a string")
+        return dataclasses.replace(self._snap, **changes)
+
+    def _update(self, **changes: Any) -> None:
+        with self._notify:
+            with self._lock:
+                new = self._validated(**changes)
+                old = self._snap
+                changed = frozenset(
+                    k for k in changes if getattr(old, k) != getattr(new, k)
+                )
+                if old.state != new.state:
+                    changed |= {"state"}
+                if not changed:
+                    return
+                new = dataclasses.replace(new, seq=old.seq + 1)
+                self._snap = new
+                observers = list(self._observers)
+            for obs in observers:
+                _call(obs, new, changed)
+
+
+def _call(obs: Callable[..., None], *args: Any) -> None:
+    try:
+        obs(*args)
+    except Exception:
+        log.exception("state observer %r failed; skipped", obs)
+
+
+def _process_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system

@@ -1,0 +1,289 @@
+"""Voice activity detection: Silero VAD cutting the capture stream into utterances.
+
+Three layers, so each can be replaced or tested alone:
+
+- ``SileroDetector`` is the only code that touches sherpa-onnx. A later free-threaded build
+  can swap it for the sherpa-onnx C API through ctypes without changing anything else.
+- ``Segmenter`` is pure stream logic (no threads, no clock of its own): it turns float32
+  chunks into SpeechStart / SpeechAudio / SpeechEnd messages, enforces the utterance cap and
+  is what tests, ``appliance transcribe`` and the benchmark use on whole signals.
+- ``VadWorker`` is the pipeline stage: AudioFrame in, speech messages out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from appliance.config import VadSettings
+from appliance.pipeline.inbox import Inbox
+from appliance.pipeline.messages import (
+    AudioFrame,
+    Control,
+    SpeechAudio,
+    SpeechEnd,
+    SpeechStart,
+    now,
+)
+from appliance.pipeline.worker import InboxWorker
+
+RATE = 16000
+CHUNK = 320  # 20 ms: how ``segment_signal`` feeds a whole signal, like a capture period
+
+
+class Detector(Protocol):
+    def accept(self, samples: np.ndarray) -> None: ...
+    def is_speech(self) -> bool: ...
+    def current_start(self) -> int: ...
+    def current_samples(self) -> np.ndarray: ...
+    def pop_segments(self) -> list[tuple[int, int]]: ...
+    def flush(self) -> None: ...
+    def reset(self) -> None: ...
+
+
+class SileroDetector:
+    """sherpa-onnx's VoiceActivityDetector behind the few calls we need.
+
+    Sample indices count from the last ``reset``. Not thread-safe: one owner (the worker).
+    """
+
+    def __init__(self, model: str | Path, settings: VadSettings, rate: int = RATE) -> None:
+        import sherpa_onnx
+
+        cfg = sherpa_onnx.VadModelConfig()
+        cfg.silero_vad.model = str(model)
+        cfg.silero_vad.threshold = settings.threshold
+        cfg.silero_vad.min_speech_duration = settings.min_speech_ms / 1000
+        cfg.silero_vad.min_silence_duration = settings.min_silence_ms / 1000
+        # Our Segmenter enforces the cap; sherpa's own limit sits beyond it.
+        cfg.silero_vad.max_speech_duration = settings.max_utterance_s + 5
+        cfg.sample_rate = rate
+        cfg.num_threads = 1
+        if not cfg.validate():
+            raise ValueError(f"invalid Silero VAD configuration (model {model})")
+        self._vad = sherpa_onnx.VoiceActivityDetector(
+            cfg, buffer_size_in_seconds=settings.max_utterance_s + 10
+        )
+
+    def accept(self, samples: np.ndarray) -> None:
+        self._vad.accept_waveform(samples)
+
+    def is_speech(self) -> bool:
+        return bool(self._vad.is_speech_detected())
+
+    def current_start(self) -> int:
+        return int(self._vad.current_segment.start)
+
+    def current_samples(self) -> np.ndarray:
+        return np.asarray(self._vad.current_segment.samples, dtype=np.float32)
+
+    def pop_segments(self) -> list[tuple[int, int]]:
+        out = []
+        while not self._vad.empty():
+            seg = self._vad.front
+            out.append((int(seg.start), len(seg.samples)))
+            self._vad.pop()
+        return out
+
+    def flush(self) -> None:
+        self._vad.flush()
+
+    def reset(self) -> None:
+        self._vad.reset()
+
+
+@dataclass
+class _Open:
+    utterance: int
+    start: int  # absolute sample index
+
+
+class Segmenter:
+    """Stream logic over a Detector; times are seconds since the first sample fed."""
+
+    def __init__(self, detector: Detector, max_utterance_s: float, rate: int = RATE,
+                 quiet_after_cap_s: float = 0.75) -> None:
+        self.det = detector
+        self.rate = rate
+        self.max_samples = int(max_utterance_s * rate)
+        self.quiet_after_cap = int(quiet_after_cap_s * rate)
+        self.pos = 0  # absolute samples fed so far
+        self._base = 0  # absolute index of the detector's sample 0 (moves on reset)
+        self._open: _Open | None = None
+        self._next_utterance = 1
+        self._suppress = False  # after a cap: ignore speech until the room is quiet again
+        self._quiet = 0
+
+    def feed(self, chunk: np.ndarray) -> list[Any]:
+        """Feed float32 samples; returns the speech messages they caused, in order."""
+        self.det.accept(chunk)
+        self.pos += len(chunk)
+        if self._suppress:
+            return self._while_suppressed(len(chunk))
+        out: list[Any] = []
+        for start, n in self.det.pop_segments():
+            out += self._segment_done(self._base + start, n)
+        if self._open is None and self.det.is_speech():
+            start = self._base + self.det.current_start()
+            self._open = _Open(self._next_utterance, start)
+            self._next_utterance += 1
+            out.append(SpeechStart(self._open.utterance, start / self.rate))
+            out.append(SpeechAudio(self._open.utterance, self.det.current_samples()))
+        elif self._open is not None:
+            out.append(SpeechAudio(self._open.utterance, chunk.astype(np.float32, copy=False)))
+            if self.pos - self._open.start >= self.max_samples:
+                out.append(self._end(self.pos, capped=True))
+                self._restart_detector()
+                self._suppress, self._quiet = True, 0
+        return out
+
+    def finish(self) -> list[Any]:
+        """End of stream: close an utterance still open."""
+        if self._suppress:
+            return []
+        self.det.flush()
+        out: list[Any] = []
+        for start, n in self.det.pop_segments():
+            out += self._segment_done(self._base + start, n)
+        if self._open is not None:
+            out.append(self._end(self.pos, capped=False))
+        return out
+
+    def reset(self) -> None:
+        """Forget any open utterance (interrupt, flush); the clock keeps running."""
+        self._open = None
+        self._suppress = False
+        self._restart_detector()
+
+    @property
+    def in_speech(self) -> bool:
+        return self._open is not None
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _segment_done(self, start: int, n: int) -> list[Any]:
+        out: list[Any] = []
+        if self._open is None:  # started and ended within one chunk
+            u = self._next_utterance
+            self._next_utterance += 1
+            self._open = _Open(u, start)
+            out.append(SpeechStart(u, start / self.rate))
+            out.append(SpeechAudio(u, np.zeros(0, np.float32)))
+        out.append(self._end(start + n, capped=False))
+        return out
+
+    def _end(self, end: int, *, capped: bool) -> SpeechEnd:
+        assert self._open is not None
+        msg = SpeechEnd(self._open.utterance, self._open.start / self.rate, end / self.rate,
+                        now(), capped)
+        self._open = None
+        return msg
+
+    def _restart_detector(self) -> None:
+        self.det.reset()
+        self._base = self.pos
+
+    def _while_suppressed(self, n: int) -> list[Any]:
+        self.det.pop_segments()
+        if self.det.is_speech():
+            self._quiet = 0
+            if self.pos - self._base >= self.max_samples:  # bound sherpa's buffer
+                self._restart_detector()
+        else:
+            self._quiet += n
+            if self._quiet >= self.quiet_after_cap:
+                self._suppress = False
+                self._restart_detector()
+        return []
+
+
+def segment_signal(signal: np.ndarray, detector: Detector, settings: VadSettings) -> list[Any]:
+    """All speech messages for a whole float32 16 kHz signal, fed in 20 ms chunks."""
+    seg = Segmenter(detector, settings.max_utterance_s)
+    x = np.asarray(signal, dtype=np.float32)
+    out: list[Any] = []
+    for i in range(0, len(x), CHUNK):
+        out += seg.feed(x[i : i + CHUNK])
+    return out + seg.finish()
+
+
+def speech_spans(messages: list[Any]) -> list[tuple[float, float]]:
+    """(start, end) seconds of each finished utterance in a message list."""
+    return [(m.t_start, m.t_end) for m in messages if isinstance(m, SpeechEnd)]
+
+
+class VadWorker(InboxWorker):
+    """AudioFrame in; SpeechStart, SpeechAudio (while speaking) and SpeechEnd out.
+
+    Stream time 0 is the capture time of the first frame seen (``t0``, monotonic), so a
+    stream time ``s`` happened at monotonic ``t0 + s``.
+    """
+
+    name = "vad"
+
+    def __init__(self, settings: VadSettings, model: str | Path, downstream: Inbox, *,
+                 name: str | None = None, inbox: Inbox | None = None) -> None:
+        super().__init__(name, inbox if inbox is not None else Inbox(256, drop_oldest=True))
+        self.settings = settings
+        self.model = Path(model)
+        self.downstream = downstream
+        self.t0: float | None = None
+        self._seg: Segmenter | None = None
+        self._resampler: Any = None
+        self._rate = RATE
+        self._next_seq: int | None = None
+        self.gaps = 0  # frames lost upstream (inbox dropped the oldest)
+        self.utterances = 0
+        self.capped = 0
+
+    def setup(self) -> None:
+        detector = SileroDetector(self.model, self.settings)
+        self._seg = Segmenter(detector, self.settings.max_utterance_s)
+        self._next_seq = None
+        self.t0 = None
+
+    def teardown(self) -> None:
+        self._seg = None
+
+    def handle(self, msg: Any) -> None:
+        if not isinstance(msg, AudioFrame):
+            self.log.warning("ignoring unexpected message %s", type(msg).__name__)
+            return
+        assert self._seg is not None
+        if self.t0 is None:
+            self.t0 = msg.t
+        if self._next_seq is not None and msg.seq > self._next_seq:
+            lost = min(msg.seq - self._next_seq, 50)
+            self.gaps += msg.seq - self._next_seq
+            self._emit(self._seg.feed(np.zeros(lost * len(msg.samples) * RATE // msg.rate,
+                                               np.float32)))
+        self._next_seq = msg.seq + 1
+        self._emit(self._seg.feed(self._to_float(msg)))
+
+    def on_control(self, msg: Control) -> None:
+        if self._seg is not None:
+            self._seg.reset()
+
+    def stats(self) -> dict[str, Any]:
+        return {"utterances": self.utterances, "capped": self.capped, "gaps": self.gaps}
+
+    def _to_float(self, frame: AudioFrame) -> np.ndarray:
+        x = frame.samples.astype(np.float32) / 32768.0
+        if frame.rate == RATE:
+            return x
+        if self._resampler is None or self._rate != frame.rate:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(frame.rate, RATE, 1, dtype="float32")
+            self._rate = frame.rate
+        return self._resampler.resample_chunk(x)
+
+    def _emit(self, messages: list[Any]) -> None:
+        for m in messages:
+            if isinstance(m, SpeechEnd):
+                self.utterances += 1
+                self.capped += int(m.capped)
+            self.downstream.put(m, timeout=1.0)

@@ -1,0 +1,43 @@
+"""Test audio: Spanish utterances with known boundaries (espeak-ng), and noises.
+
+The generator itself lives in the package (appliance.demo_speech) because the demo and the
+benchmark use it too; this module adds what only tests need.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from appliance.demo_speech import RATE, Utterance, compose, espeak, to_int16
+
+__all__ = ["RATE", "SPANISH_SENTENCES", "Utterance", "brown_noise", "compose", "espeak",
+           "to_int16", "white_noise"]
+
+# Short kitchen-speaker sentences; espeak-ng at 130 words/min is slow enough for Whisper base.
+SPANISH_SENTENCES: tuple[str, ...] = (
+    "Hola, ¿qué hora es?",
+    "Pon un temporizador de cinco minutos.",
+    "¿Cuál es la capital de Francia?",
+    "Sube el volumen, por favor.",
+    "Mañana por la mañana va a llover.",
+    "Necesito comprar leche y pan.",
+    "¿Cuántos gramos tiene un kilo?",
+    "La cena estará lista a las ocho.",
+    "Apaga la luz de la cocina.",
+    "Muchas gracias por tu ayuda.",
+    "El agua hierve a cien grados.",
+    "Quiero escuchar música tranquila.",
+)
+
+
+def white_noise(seconds: float, level: float = 0.3, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(int(seconds * RATE)) * level / 3).astype(np.float32)
+
+
+def brown_noise(seconds: float, level: float = 0.3, seed: int = 2) -> np.ndarray:
+    """Integrated white noise (1/f^2), high-passed at ~20 Hz so it does not wander off."""
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.standard_normal(int(seconds * RATE)))
+    x -= np.convolve(x, np.ones(800) / 800, mode="same")
+    return (x / (np.abs(x).max() + 1e-9) * level).astype(np.float32)

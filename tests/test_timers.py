@@ -1,0 +1,165 @@
+"""Kitchen timers and volume: real files in a temp state dir, time from an injected clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from appliance.brain.timers import TimerError, TimerService, name_key
+from appliance.brain.volume import Volume, level_to_gain
+
+
+class Clock:
+    """A settable wall clock (the timer service takes any callable returning epoch seconds)."""
+
+    def __init__(self, t: float = 1_700_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, s: float) -> None:
+        self.t += s
+
+
+@pytest.fixture()
+def clock() -> Clock:
+    return Clock()
+
+
+def kinds(events) -> list[tuple[str, str]]:
+    return [(e.kind, e.timer.name) for e in events]
+
+
+def test_timer_fires_at_its_deadline(tmp_path, clock):
+    seen = []
+    svc = TimerService(tmp_path, clock=clock, on_event=seen.append)
+    svc.add(60)
+    clock.advance(59.9)
+    assert svc.check() == []
+    clock.advance(0.2)
+    events = svc.check()
+    assert [e.kind for e in events] == ["fired"]
+    assert seen == events and svc.events.get_nowait() == events[0]
+    assert svc.pending() == [] and len(svc.ringing()) == 1
+
+
+def test_several_named_timers_query_and_cancel(tmp_path, clock):
+    svc = TimerService(tmp_path, clock=clock)
+    svc.add(600, "pasta")
+    svc.add(300, "el huevo")
+    svc.add(900)
+    assert [t.name for t in svc.pending()] == ["el huevo", "pasta", ""]
+    clock.advance(100)
+    ((timer, left),) = svc.remaining("el de la pasta")
+    assert timer.name == "pasta" and left == pytest.approx(500)
+    assert len(svc.remaining()) == 3
+    with pytest.raises(TimerError):
+        svc.cancel()  # three running: ambiguous
+    assert [t.name for t in svc.cancel("la del huevo")] == ["el huevo"]
+    assert svc.cancel("arroz") == []
+    assert len(svc.cancel_all()) == 2 and svc.pending() == []
+    with pytest.raises(TimerError):
+        svc.add(0)
+
+
+def test_duplicate_name_is_refused(tmp_path, clock):
+    svc = TimerService(tmp_path, clock=clock)
+    svc.add(60, "Pasta")
+    with pytest.raises(TimerError):
+        svc.add(30, "la pasta")
+    assert name_key("El de la Pásta") == "pasta"
+
+
+def test_timers_survive_a_restart_and_late_ones_fire_at_once(tmp_path, clock):
+    svc = TimerService(tmp_path, clock=clock)
+    svc.add(60, "pasta")
+    svc.add(3600, "asado")
+    data = json.loads((tmp_path / "timers.json").read_text())
+    assert {t["name"] for t in data["timers"]} == {"pasta", "asado"}
+    del svc  # "power cut"
+    clock.advance(120)
+    svc2 = TimerService(tmp_path, clock=clock)
+    assert {t.name for t in svc2.pending()} == {"pasta", "asado"}
+    (fired,) = svc2.check()
+    assert fired.kind == "fired" and fired.timer.name == "pasta"
+    assert fired.late_s == pytest.approx(60)
+    assert svc2.add(10).id > max(t.id for t in svc2.ringing())  # ids never reused
+
+
+def test_corrupt_state_is_kept_aside_not_lost(tmp_path, clock):
+    (tmp_path / "timers.json").write_text("{not json")
+    svc = TimerService(tmp_path, clock=clock)
+    assert svc.pending() == []
+    assert (tmp_path / "timers.json.bad").read_text() == "{not json"
+    svc.add(5)
+    assert json.loads((tmp_path / "timers.json").read_text())["timers"]
+
+
+def test_ring_repeats_until_stopped(tmp_path, clock):
+    svc = TimerService(tmp_path, clock=clock, ring_every_s=3.0)
+    svc.add(10, "pasta")
+    clock.advance(10)
+    assert kinds(svc.check()) == [("fired", "pasta")]
+    clock.advance(1)
+    assert svc.check() == []
+    clock.advance(2)
+    assert kinds(svc.check()) == [("ring", "pasta")]
+    clock.advance(3)
+    assert kinds(svc.check()) == [("ring", "pasta")]
+    stopped = svc.stop()
+    assert [(e.kind, e.reason) for e in stopped] == [("ring_end", "stopped")]
+    clock.advance(10)
+    assert svc.check() == [] and svc.ringing() == []
+    assert json.loads((tmp_path / "timers.json").read_text())["timers"] == []
+
+
+def test_ring_ends_at_max_ring(tmp_path, clock):
+    svc = TimerService(tmp_path, clock=clock, max_ring_s=60.0, ring_every_s=5.0)
+    svc.add(1)
+    clock.advance(1)
+    svc.check()
+    rings = 0
+    for _ in range(11):
+        clock.advance(5)
+        rings += sum(e.kind == "ring" for e in svc.check())
+    assert rings == 11
+    clock.advance(5)
+    (end,) = svc.check()
+    assert (end.kind, end.reason) == ("ring_end", "max")
+    assert svc.ringing() == []
+
+
+def test_ringing_state_survives_restart(tmp_path, clock):
+    svc = TimerService(tmp_path, clock=clock, max_ring_s=60.0)
+    svc.add(1, "pan")
+    clock.advance(1)
+    svc.check()
+    svc2 = TimerService(tmp_path, clock=clock, max_ring_s=60.0)
+    assert [t.name for t in svc2.ringing()] == ["pan"]
+    assert [e.kind for e in svc2.stop()] == ["ring_end"]
+
+
+def test_own_thread_fires_with_real_clock(tmp_path):
+    fired = threading.Event()
+    svc = TimerService(tmp_path, on_event=lambda e: e.kind == "fired" and fired.set())
+    svc.start(max_sleep_s=0.05)
+    try:
+        svc.add(1)
+        assert fired.wait(5.0)
+    finally:
+        svc.close()
+
+
+def test_volume_persists_and_applies_gain(tmp_path):
+    gains: list[float] = []
+    vol = Volume(tmp_path, gains.append, step=10, default=50)
+    assert gains == [level_to_gain(50)]
+    assert vol.up() == 60 and vol.up(10) == 100
+    assert vol.down() == 90
+    assert gains[-1] == pytest.approx(0.81)
+    again = Volume(tmp_path, gains.append)
+    assert again.level == 90 and gains[-1] == pytest.approx(0.81)
+    assert again.set(-5) == 0 and gains[-1] == 0.0
