@@ -151,6 +151,10 @@ class MqttSettings:
     keepalive: int = _f(30, lo=5, hi=3600)
     discovery_prefix: str = _f("homeassistant")
     base_topic: str = _f("", doc="default: appliance/<device id>")
+    reconnect_min_s: float = _f(0.5, lo=0.05, hi=60.0, doc="first reconnect delay")
+    reconnect_max_s: float = _f(30.0, lo=0.1, hi=600.0, doc="reconnect backoff ceiling")
+    diagnostics_interval_s: float = _f(30.0, lo=1.0, hi=3600.0, doc="CPU/uptime publish period")
+    max_text_chars: int = _f(1000, lo=10, hi=60000, doc="longest text a say command may carry")
 
     def resolved_password(self) -> str:
         """The password from env or file at call time, so secrets never sit in the YAML."""

@@ -61,6 +61,9 @@ class CaptureWorker(Worker):
     def setup(self) -> None:
         self._try_open()
 
+    def is_ready(self) -> bool:
+        return self._pcm is not None or self.finished.is_set()
+
     def _try_open(self) -> bool:
         if time.monotonic() < self._retry_at:
             return False

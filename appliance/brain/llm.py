@@ -98,7 +98,7 @@ class LlmEngine:
         return max(0, self.n_ctx - fixed - (max_tokens or self.max_tokens) - 64)
 
     def render(self, question: str, turns: Sequence[Turn] = ()) -> str:
-        """The exact prompt text (for the chat mode: the messages, one per line) - for tests/logs."""
+        """The exact prompt (chat mode: one message per line), for tests and logs."""
         if self.mode == "fewshot":
             return prompt.fewshot(turns, question)
         return "\n".join(f"{m['role']}: {m['content']}" for m in prompt.chat(turns, question))
@@ -118,6 +118,7 @@ class LlmEngine:
             t0 = time.monotonic()
             first = 0.0
             n = 0
+            first_text = False
             if cancel.is_set():
                 self.last = GenerationStats(0, 0, 0.0, 0.0, True)
                 return
@@ -129,7 +130,10 @@ class LlmEngine:
                     n += 1
                     if n == 1:
                         first = time.monotonic() - t0
+                    if n == 1 or not first_text:
+                        piece = piece.lstrip()  # the model's leading space after "Asistente:"
                     if piece:
+                        first_text = True
                         yield piece
             except Exception as exc:
                 raise LlmError(f"LLM generation failed: {exc}") from exc

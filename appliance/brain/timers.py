@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import tempfile
 import threading
 import time
@@ -76,7 +75,7 @@ class TimerService:
         clock: Callable[[], float] = time.time,
         max_ring_s: float = 900.0,
         ring_every_s: float = 3.0,
-        on_event: Callable[[TimerEvent], None] | None = None,
+        on_event: Callable[[TimerEvent], None] | None = None,  # e.g. a worker inbox's put
         max_timers: int = 20,
     ) -> None:
         self.path = Path(state_dir) / "timers.json"
@@ -84,7 +83,6 @@ class TimerService:
         self.max_ring_s = max_ring_s
         self.ring_every_s = ring_every_s
         self.max_timers = max_timers
-        self.events: queue.SimpleQueue[TimerEvent] = queue.SimpleQueue()
         self._on_event = on_event
         self._lock = threading.Lock()
         self._timers: dict[int, Timer] = {}
@@ -249,7 +247,6 @@ class TimerService:
 
     def _emit(self, events: list[TimerEvent]) -> None:
         for ev in events:
-            self.events.put(ev)
             if self._on_event is not None:
                 try:
                     self._on_event(ev)

@@ -1,10 +1,11 @@
-"""``appliance models list|prepare``: what models there are and whether they are usable."""
+"""``appliance models list|prepare|fetch|verify``: which models exist, get them, check them."""
 
 from __future__ import annotations
 
 import argparse
 
 from appliance import config
+from appliance.system.modelstore import ModelMissing
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +20,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(pp)
     pp.add_argument("names", nargs="*", metavar="NAME")
     pp.set_defaults(func=cmd_prepare)
+    fp = msub.add_parser("fetch", help="download, verify and install URL models")
+    add_config_arg(fp)
+    fp.add_argument("names", nargs="*", metavar="NAME", help="default: every URL model")
+    fp.add_argument("--allow-unverified", action="store_true",
+                    help="install an entry whose manifest has no sha256")
+    fp.add_argument("--force", action="store_true", help="download again even if installed")
+    fp.set_defaults(func=cmd_fetch)
+    vp = msub.add_parser("verify", help="check installed models byte for byte")
+    add_config_arg(vp)
+    vp.add_argument("names", nargs="*", metavar="NAME", help="default: every installed model")
+    vp.set_defaults(func=cmd_verify)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
@@ -48,3 +60,39 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     for name, status in result.items():
         print(f"{name}: {status}")
     return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from appliance.system.fetch import FetchError, ProgressBar, fetch
+
+    store = _store(args)
+    names = args.names or [n for n, s in store.specs.items() if s.url]
+    failed = 0
+    for name in names:
+        bar = ProgressBar(name)
+        try:
+            path = fetch(store, name, allow_unverified=args.allow_unverified, force=args.force,
+                         progress=bar)
+        except (FetchError, ModelMissing) as exc:
+            bar.done()
+            print(f"{name}: FAILED: {exc}")
+            failed += 1
+            continue
+        bar.done()
+        print(f"{name}: installed at {path}")
+    return 1 if failed else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from appliance.system.verify import verify_model
+
+    store = _store(args)
+    try:
+        names = args.names or [n for n in store.specs if store.status(n) != "missing"]
+        verdicts = [verify_model(store, n) for n in names]
+    except ModelMissing as exc:
+        print(f"appliance models verify: {exc}")
+        return 2
+    for v in verdicts:
+        print(f"{v.name}: {v.status}: {v.detail}")
+    return 0 if all(v.ok for v in verdicts) else 1

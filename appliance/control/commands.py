@@ -74,7 +74,9 @@ class TimerCancel:
     name: str | None = None  # None cancels every timer
 
 
-Command = InterruptCmd | PttStart | PttStop | Say | SetVolume | SetMute | SetMode | TimerSet | TimerCancel
+Command = (
+    InterruptCmd | PttStart | PttStop | Say | SetVolume | SetMute | SetMode | TimerSet | TimerCancel
+)
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,9 @@ def _decode(payload: bytes) -> tuple[str, Any]:
     try:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError as exc:
-        raise _Bad("not_utf8", f"payload is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+        raise _Bad(
+            "not_utf8", f"payload is not UTF-8 text: {exc.reason} at byte {exc.start}"
+        ) from None
     if not text:
         return text, _MISSING
     try:
@@ -190,7 +194,8 @@ def _choice(v: Any, fld: str, choices: tuple[str, ...]) -> str:
     if not isinstance(v, str):
         raise _Bad("wrong_type", f"{fld} must be a string, got {_kind(v)}", fld)
     if v not in choices:
-        raise _Bad("invalid_value", f"{fld}: got {v[:40]!r}, expected one of {', '.join(choices)}", fld)
+        allowed = ", ".join(choices)
+        raise _Bad("invalid_value", f"{fld}: got {v[:40]!r}, expected one of {allowed}", fld)
     return v
 
 

@@ -29,10 +29,12 @@ log = logging.getLogger("appliance.control")
 
 
 class Controller:
-    def __init__(self, state: StateMachine, sink: CommandSink, limits: Limits = Limits()) -> None:
+    def __init__(
+        self, state: StateMachine, sink: CommandSink, limits: Limits | None = None
+    ) -> None:
         self.state = state
         self.sink = sink
-        self.limits = limits
+        self.limits = limits if limits is not None else Limits()
         self._settings_lock = threading.RLock()
 
     def handle(self, name: str, payload: bytes) -> CommandError | None:

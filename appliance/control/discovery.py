@@ -58,7 +58,9 @@ class Topics:
         return f"{self.discovery_prefix}/status"
 
 
-def topics_for(device_id: str, base_topic: str = "", discovery_prefix: str = "homeassistant") -> Topics:
+def topics_for(
+    device_id: str, base_topic: str = "", discovery_prefix: str = "homeassistant"
+) -> Topics:
     return Topics(base_topic.rstrip("/") or f"appliance/{device_id}", discovery_prefix, device_id)
 
 
@@ -68,9 +70,9 @@ def _text_sensor(t: Topics, key: str, name: str, icon: str) -> dict[str, Any]:
         "name": name,
         "icon": icon,
         "state_topic": t.state,
-        "value_template": "{{ value_json.%s[:255] }}" % key,
+        "value_template": "{{ value_json." + key + "[:255] }}",
         "json_attributes_topic": t.state,
-        "json_attributes_template": "{{ {'text': value_json.%s} | tojson }}" % key,
+        "json_attributes_template": "{{ {'text': value_json." + key + "} | tojson }}",
     }
 
 
@@ -79,7 +81,7 @@ def _diag(t: Topics, key: str, name: str, unit: str, **extra: Any) -> dict[str, 
         "p": "sensor",
         "name": name,
         "state_topic": t.diagnostics,
-        "value_template": "{{ value_json.%s }}" % key,
+        "value_template": "{{ value_json." + key + " }}",
         "unit_of_measurement": unit,
         "state_class": "measurement",
         "entity_category": "diagnostic",

@@ -120,9 +120,11 @@ class Supervisor:
             try:
                 w.heartbeat.beat()
                 w.setup()
-                self._ready[w.name].set()
+                ready = self._ready[w.name]
                 while not self._stop.is_set():
                     w.heartbeat.beat()
+                    if not ready.is_set() and w.is_ready():
+                        ready.set()
                     w.step()
                 return
             except StopWorker:

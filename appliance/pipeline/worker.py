@@ -57,6 +57,10 @@ class Worker:
     def teardown(self) -> None:
         """Release what setup opened; must tolerate a half-finished setup."""
 
+    def is_ready(self) -> bool:
+        """Ready to serve (READY=1 waits for all workers); a device worker says when it opened."""
+        return True
+
     def stats(self) -> dict[str, Any]:
         return {}
 

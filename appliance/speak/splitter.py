@@ -23,10 +23,10 @@ _MAX_CONJ = max(len(c) for c in CONJUNCTIONS) + 1
 # Abbreviations that precede a name, a number or another abbreviation: never a sentence end.
 TITLES = frozenset({
     "sr", "sra", "srta", "sres", "sras", "dr", "dra", "dres", "dras", "prof", "profa", "lic",
-    "ing", "arq", "d", "dña", "da", "sto", "sta", "núm", "num", "nº", "art", "arts", "pág",
+    "ing", "arq", "dña", "sto", "sta", "núm", "num", "nº", "art", "arts", "pág",
     "págs", "pp", "cap", "caps", "vol", "vols", "tel", "telf", "tfno", "av", "avda", "fig", "ej",
-    "cía", "admón", "dpto", "depto", "gral", "cnel", "sgto", "mons", "fr", "excmo", "excma",
-    "ilmo", "ilma", "ud", "uds", "vd", "vds", "ee", "mr", "mrs", "ms", "st", "aprox", "máx",
+    "cía", "admón", "dpto", "depto", "gral", "cnel", "sgto", "mons", "excmo", "excma",
+    "ilmo", "ilma", "ud", "uds", "vd", "vds", "ee", "mr", "mrs", "ms", "aprox", "máx",
     "mín",
 })
 # How far a quote may run before its terminators count again (an unbalanced LLM quote must not
@@ -52,7 +52,7 @@ class SentenceSplitter:
     def flush(self) -> list[str]:
         """End of the stream: whatever is left is the last sentence. Resets for a new stream."""
         out = self._drain(final=True)
-        rest = self._buf.strip()
+        rest = " ".join(self._buf.split())
         if rest:
             out.append(rest)
         self._buf = ""
@@ -70,7 +70,7 @@ class SentenceSplitter:
             if cut is None:
                 return out
             end, resume = cut
-            piece = self._buf[:end].strip()
+            piece = " ".join(self._buf[:end].split())
             self._buf = self._buf[resume:]
             if piece:
                 out.append(piece)
@@ -102,7 +102,10 @@ class SentenceSplitter:
                     return cut
             ch = buf[i]
             if ch == "\n":
-                if buf[:i].strip():
+                verdict = _hard_break(buf, i, final)
+                if verdict is None:
+                    return None
+                if verdict and buf[:i].strip():
                     return i, i + 1
             elif ch in "«“":
                 quote_depth += 1
@@ -140,12 +143,10 @@ def _ends_sentence(buf: str, start: int, end: int, final: bool) -> bool | None:
     """Whether the terminator run buf[start:end] ends a sentence; None = need more text."""
     n = len(buf)
     k = end
-    while k < n and buf[k].isspace() and buf[k] != "\n":
+    while k < n and buf[k].isspace():
         k += 1
     if k == n:
         return True if final else None
-    if buf[k] == "\n":
-        return True
     spaced = k > end
     nxt = buf[k]
     if nxt in "¿¡":
@@ -171,6 +172,16 @@ def _ends_sentence(buf: str, start: int, end: int, final: bool) -> bool | None:
     if bare in TITLES:
         return False
     return not (len(word) == 1 and word.isalpha() and word.isupper())  # initials: J. R. R.
+
+
+def _hard_break(buf: str, i: int, final: bool) -> bool | None:
+    """A newline ends a sentence before a blank line or a list item; else it is a space."""
+    k = i + 1
+    while k < len(buf) and buf[k] in " \t\r":
+        k += 1
+    if k == len(buf):
+        return True if final else None
+    return buf[k] in "\n-*•" or buf[k].isdigit()
 
 
 def _word_before(buf: str, pos: int) -> str:

@@ -1,0 +1,310 @@
+"""The brain worker: final transcript in, sentences to say out.
+
+Routes each final transcript; template intents (time, timers, volume, stop...) are answered at
+once - the static opening from pre-rendered audio when cached - and everything else goes to the
+LLM: a filler first when the predicted wait is long (FillerPolicy), then the answer streamed
+through the incremental splitter, each sentence submitted as soon as it is complete.
+
+Generation runs inside ``handle`` (the worker's own thread) and checks between tokens whether a
+control message arrived or ``interrupt()`` was called, so a barge-in stops the model within one
+token. Output goes to ``out`` (the TTS producer's inbox ``put``) as ``SpeakRequest``s; a spoken
+"para" sends an ``Interrupt`` there. Timers are checked every idle poll and between tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from appliance.brain.context import Conversation
+from appliance.brain.filler_policy import FillerPolicy
+from appliance.brain.llm import LlmEngine, LlmError
+from appliance.brain.scheduler import InterruptPredictor
+from appliance.brain.timers import TimerError, TimerEvent, TimerService
+from appliance.brain.volume import Volume
+from appliance.config import Settings
+from appliance.pipeline.messages import Control, Interrupt, Transcript
+from appliance.pipeline.worker import InboxWorker
+from appliance.speak.messages import Finished, Priority, SpeakRequest, Started, new_id
+from appliance.speak.splitter import SentenceSplitter
+
+Prerendered = Callable[[str], "tuple[np.ndarray, int] | None"]
+FillerSource = Callable[[int], "SpeakRequest | None"]  # answer id -> LOW filler request
+NO_LLM = "Lo siento, ahora mismo no puedo pensar en eso."
+
+
+def alarm_tone(rate: int = 24000) -> np.ndarray:
+    """Three short two-tone beeps (1.2 s): recognisable over kitchen noise, no model needed."""
+    t = np.arange(int(0.18 * rate)) / rate
+    env = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
+    beep = np.concatenate([np.sin(2 * np.pi * 880 * t), np.sin(2 * np.pi * 660 * t)]) * 0.5
+    beep *= np.concatenate([env, env])
+    gap = np.zeros(int(0.04 * rate))
+    return np.concatenate([beep, gap] * 3).astype(np.float32)
+
+
+class BrainWorker(InboxWorker):
+    name = "brain"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        router: Any,  # appliance.brain.router.Router
+        templates: Any,  # appliance.brain.templates.Templates
+        out: Callable[[Any], None],
+        timers: TimerService,
+        volume: Volume,
+        llm: LlmEngine | None = None,
+        conversation: Conversation | None = None,
+        filler: FillerSource | None = None,
+        prerendered: Prerendered | None = None,
+        predictor: InterruptPredictor | None = None,
+        learning: Any = None,  # optional: .record(result, outcome) (router learning log)
+        now: Callable[[], dt.datetime] = dt.datetime.now,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        b = settings.brain
+        self.settings = settings
+        self.router, self.templates, self.out = router, templates, out
+        self.timers, self.volume = timers, volume
+        self.llm = llm
+        self.conversation = conversation or Conversation(b.context_turns)
+        self.filler = filler
+        self.prerendered = prerendered
+        self.filler_policy = FillerPolicy(b.filler_threshold_s, alpha=settings.speak.ewma_alpha)
+        self.predictor = predictor or InterruptPredictor()
+        self.learning = learning
+        self.now = now
+        self.splitter_chars = settings.speak.first_sentence_max_chars
+        self._cancel = threading.Event()
+        self._prev_intent: str | None = None
+        self._alarm = alarm_tone(settings.audio.playback_rate)
+        self._lock = threading.Lock()  # answer bookkeeping shared with playback-event senders
+        self._answers: dict[int, dict[str, Any]] = {}  # id -> {"total", "chars", "started"}
+        self.last_timing: dict[str, float] = {}
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        if self.llm is None:
+            try:
+                self.llm = LlmEngine.from_settings(self.settings)
+            except Exception as exc:  # missing model/wheel: templates keep working
+                self.log.error("brain: no LLM (%s); open questions get an apology", exc)
+
+    def idle(self) -> None:
+        self.check_timers()
+
+    def check_timers(self) -> None:
+        for ev in self.timers.check():
+            self.on_timer(ev)
+
+    def interrupt(self) -> None:
+        """From any thread (button, MQTT): stop the answer being generated."""
+        self._cancel.set()
+
+    def stop_alarm(self) -> None:
+        """From any thread (button, MQTT, voice 'para'): silence ringing timers."""
+        if self.timers.stop():
+            self.out(Interrupt(reason="alarm stopped"))
+
+    # --- messages -------------------------------------------------------------------------
+
+    def on_control(self, msg: Control) -> None:
+        if isinstance(msg, Interrupt):
+            self._cancel.set()
+            self._close_answers(interrupted=True)
+
+    def handle(self, msg: Any) -> None:
+        if isinstance(msg, Transcript):
+            if msg.final and msg.text.strip():
+                self._cancel.clear()
+                self.answer(msg)
+        elif isinstance(msg, TimerEvent):
+            self.on_timer(msg)
+        elif isinstance(msg, Started):
+            with self._lock:
+                a = self._answers.get(msg.answer)
+                if a is not None and msg.kind == "answer":
+                    a["started"] = max(a["started"], msg.index + 1)
+        elif isinstance(msg, Finished) and msg.last:
+            self._close_answers(interrupted=False, answer=msg.answer)
+        else:
+            self.log.warning("brain: ignoring %s", type(msg).__name__)
+        self.check_timers()
+
+    def on_timer(self, ev: TimerEvent) -> None:
+        """Alarm at HIGH priority: announce on fire, beep on every ring."""
+        if ev.kind == "fired":
+            text = self.templates.render("timer_done", {"name": ev.timer.name}).text
+            self.out(SpeakRequest(audio=self._alarm, rate=self.settings.audio.playback_rate,
+                                  priority=Priority.HIGH, kind="alarm"))
+            self.out(SpeakRequest(text=text, priority=Priority.HIGH, kind="alarm", last=True))
+        elif ev.kind == "ring":
+            self.out(SpeakRequest(audio=self._alarm, rate=self.settings.audio.playback_rate,
+                                  priority=Priority.HIGH, kind="alarm", last=True))
+
+    # --- answering ------------------------------------------------------------------------
+
+    def answer(self, msg: Transcript) -> None:
+        t0 = msg.t_done
+        result = self.router.route(msg.text, self._prev_intent)
+        self._prev_intent = result.intent
+        answer_id = new_id()
+        self.last_timing = {"route_s": time.monotonic() - t0}
+        if result.route == "template":
+            text = self.template_answer(result, answer_id)
+            outcome = {"route": "template", "intent": result.intent, "text": text}
+        else:
+            text = self.llm_answer(msg.text, answer_id, t0)
+            outcome = {"route": "llm", "intent": "llm", "text": text,
+                       "interrupted": self._cancel.is_set()}
+        if self.learning is not None:
+            try:
+                self.learning.record(result, "interrupted" if self._cancel.is_set()
+                                     else "answered")
+            except Exception:
+                self.log.exception("brain: learning log failed")
+        self.log.info("brain: %r -> %s", msg.text, outcome)
+
+    def _say(self, answer_id: int, index: int, text: str, last: bool,
+             priority: Priority = Priority.NORMAL) -> None:
+        cached = self.prerendered(text) if self.prerendered is not None else None
+        if cached is not None:
+            audio, rate = cached
+            req = SpeakRequest(audio=audio, rate=rate, priority=priority, answer=answer_id,
+                               index=index, last=last)
+        else:
+            req = SpeakRequest(text=text, priority=priority, answer=answer_id, index=index,
+                               last=last)
+        self.out(req)
+        if index == 0:
+            self.last_timing.setdefault("first_out_s", time.monotonic() - req.t
+                                        + self.last_timing.get("route_s", 0.0))
+
+    def template_answer(self, result: Any, answer_id: int) -> str:
+        intent, slots = result.intent, dict(result.slots)
+        context: dict[str, Any] = {}
+        try:
+            context = self.act(intent, slots)
+        except TimerError as exc:
+            self.log.info("brain: timer request refused: %s", exc)
+            context = {"error": str(exc)}
+        if intent == "stop":
+            return ""
+        if "error" in context:
+            text = "No he podido: " + _spoken_error(context["error"])
+            self._say(answer_id, 0, text, True)
+            return text
+        resp = self.templates.render(intent, slots, self.now(), context)
+        parts = [resp.text] if resp.static or not resp.opening else [resp.opening, resp.rest]
+        parts = [p for p in parts if p]
+        for i, part in enumerate(parts):
+            self._say(answer_id, i, part, i == len(parts) - 1)
+        self.conversation.add(result.text, resp.text)
+        return resp.text
+
+    def act(self, intent: str, slots: dict[str, Any]) -> dict[str, Any]:
+        """Do what a template intent asks (timers, volume, stop); return the template context."""
+        if intent == "timer_set" and slots.get("seconds"):
+            self.timers.add(int(slots["seconds"]), str(slots.get("name") or ""))
+        elif intent == "timer_cancel":
+            if slots.get("all"):
+                gone = self.timers.cancel_all()
+            else:
+                gone = self.timers.cancel(str(slots.get("name") or ""))
+            return {"cancelled": [t.name or None for t in gone]}
+        elif intent == "timer_query":
+            rem = self.timers.remaining(str(slots.get("name") or ""))
+            return {"timers": [{"name": t.name, "remaining": round(s)} for t, s in rem]}
+        elif intent in ("volume_up", "volume_down"):
+            before = self.volume.level
+            after = self.volume.up() if intent == "volume_up" else self.volume.down()
+            return {"volume": after, "at_limit": after == before}
+        elif intent == "stop":
+            self._cancel.set()
+            self.timers.stop()
+            self.out(Interrupt(reason="voice stop"))
+        return {}
+
+    def llm_answer(self, question: str, answer_id: int, t0: float) -> str:
+        if self.filler is not None and self.filler_policy.should_fill():
+            req = self.filler(answer_id)
+            if req is not None:
+                self.out(req)
+                self.last_timing["filler_out_s"] = time.monotonic() - t0
+        if self.llm is None:
+            self._say(answer_id, 0, NO_LLM, True)
+            return NO_LLM
+        splitter = SentenceSplitter(self.splitter_chars)
+        turns = self.conversation.window(self.llm.context_budget(), self.llm.count_tokens)
+        text, index = "", 0
+        with self._lock:
+            self._answers[answer_id] = {"total": 0, "chars": 0, "started": 0}
+        try:
+            with contextlib.closing(self.llm.stream(question, turns, cancel=self._cancel)) as gen:
+                for piece in gen:
+                    self.heartbeat.beat()
+                    text += piece
+                    for sentence in splitter.feed(piece):
+                        self._emit(answer_id, index, sentence, False, t0)
+                        index += 1
+                    if self.inbox is not None and self.inbox.has_control():
+                        self._cancel.set()  # stops before the next token
+                    self.check_timers()
+        except LlmError as exc:
+            self.log.error("brain: %s", exc)
+        if self._cancel.is_set():
+            self.conversation.add(question, text, interrupted=True)
+            return text
+        # The splitter confirms a sentence end only when more text follows, so the last
+        # sentence always comes out of flush(): that is where ``last`` is set.
+        tail = splitter.flush()
+        for i, sentence in enumerate(tail):
+            self._emit(answer_id, index + i, sentence, i == len(tail) - 1, t0)
+        if not text.strip():
+            self._say(answer_id, 0, NO_LLM, True)
+        self.conversation.add(question, text)
+        return text
+
+    def _emit(self, answer_id: int, index: int, sentence: str, last: bool, t0: float) -> None:
+        if index == 0:
+            elapsed = time.monotonic() - t0
+            self.last_timing["first_sentence_s"] = elapsed
+            self.filler_policy.observe(elapsed)
+        with self._lock:
+            a = self._answers.get(answer_id)
+            if a is not None:
+                a["total"] = index + 1
+                a["chars"] += len(sentence)
+        self._say(answer_id, index, sentence, last)
+
+    def _close_answers(self, interrupted: bool, answer: int | None = None) -> None:
+        """Teach the interrupt predictor from what playback reported about each answer."""
+        with self._lock:
+            ids = [answer] if answer is not None else list(self._answers)
+            done = [self._answers.pop(i) for i in ids if i in self._answers]
+        for a in done:
+            if not a["started"]:
+                continue
+            for i in range(a["started"]):
+                self.predictor.observe(i, a["total"], a["chars"], interrupted)
+            self.predictor.answer_done(interrupted)
+
+
+def _spoken_error(message: str) -> str:
+    if "already" in message:
+        return "ya hay un temporizador con ese nombre."
+    if "too many" in message:
+        return "hay demasiados temporizadores."
+    if "say which" in message:
+        return "hay varios temporizadores; dime cuál."
+    return "no lo he entendido."

@@ -1,0 +1,86 @@
+"""``appliance say "texto"``: speak a text with the configured engine and style, to the
+playback device or to a WAV file - the quickest way to hear what the appliance sounds like."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from appliance.cli import add_config_arg
+    from appliance.speak.tts.factory import ENGINES
+
+    p = sub.add_parser("say", help="speak a text (to the speaker or a WAV file)")
+    p.add_argument("text", help="what to say (Spanish)")
+    p.add_argument("--style", help="named style from tts.styles (default: tts.style)")
+    p.add_argument("--engine", choices=ENGINES, help="TTS engine (default: tts.engine)")
+    p.add_argument("--out", metavar="FILE.wav", help="write a WAV file instead of playing")
+    add_config_arg(p)
+    p.set_defaults(func=cmd_say)
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from appliance import config
+    from appliance.audio.resample import resample, to_int16
+    from appliance.speak.tts.base import TtsError
+    from appliance.speak.tts.factory import create_engine
+
+    settings = config.load(args.config)
+    style_name = args.style or settings.tts.style
+    if style_name not in settings.tts.styles:
+        print(f"appliance say: unknown style {style_name!r}; choose one of "
+              f"{', '.join(settings.tts.styles)}", file=sys.stderr)
+        return 2
+    if not args.text.strip():
+        print("appliance say: nothing to say (empty text)", file=sys.stderr)
+        return 2
+    try:
+        engine = create_engine(settings, engine=args.engine)
+        started = time.perf_counter()
+        audio = engine.synthesize(args.text, settings.tts.styles[style_name])
+    except TtsError as exc:
+        print(f"appliance say: {exc}", file=sys.stderr)
+        return 1
+    took = time.perf_counter() - started
+    seconds = audio.size / engine.sample_rate
+    print(f"{engine.name}: {seconds:.2f}s of audio in {took:.2f}s "
+          f"(RTF {took / max(seconds, 1e-9):.2f})", file=sys.stderr)
+    if args.out:
+        import soundfile as sf
+
+        sf.write(args.out, to_int16(audio), engine.sample_rate, subtype="PCM_16")
+        return 0
+    pcm = to_int16(resample(audio, engine.sample_rate, settings.audio.playback_rate))
+    return _play(pcm, settings)
+
+
+def _play(pcm, settings) -> int:  # pcm: int16 ndarray at the playback rate
+    """Period by period to the device; the playback worker does the same with interrupts."""
+    import numpy as np
+
+    from appliance.audio.alsa import ALSAAudioError, PcmSpec, open_playback
+
+    a = settings.audio
+    period = max(1, a.playback_rate * a.playback_period_ms // 1000)
+    spec = PcmSpec(a.playback_device, a.playback_rate, 1, period,
+                   max(2, a.playback_buffer_ms // a.playback_period_ms))
+    try:
+        dev = open_playback(spec)
+    except ALSAAudioError as exc:
+        print(f"appliance say: {exc}; use --out FILE.wav to write a file instead",
+              file=sys.stderr)
+        return 1
+    try:
+        pad = (-pcm.size) % period
+        pcm = np.concatenate([pcm, np.zeros(pad, np.int16)])
+        for start in range(0, pcm.size, period):
+            dev.write(pcm[start : start + period].tobytes())
+        dev.drain()
+    except ALSAAudioError as exc:
+        print(f"appliance say: playback failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        dev.close()
+    return 0

@@ -1,0 +1,60 @@
+"""faster-whisper (CTranslate2, int8 on the CPU): the Spanish engine used here.
+
+Whisper decodes a whole window at once, so it has no partials: sessions buffer the utterance
+and decode at speech end. The model is loaded once per engine object.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from appliance.config import SttSettings
+from appliance.listen.stt.base import BufferedSession
+
+# Whisper's stock hallucinations on near-silence: a segment this unsure that it heard speech
+# and this unsure of its words is dropped rather than passed on as a command.
+NO_SPEECH_PROB = 0.6
+LOW_LOGPROB = -1.0
+
+
+class WhisperEngine:
+    name = "whisper"
+    streaming = False
+
+    def __init__(self, model_dir: str | Path, settings: SttSettings) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+        from faster_whisper import WhisperModel
+
+        self.language = settings.language
+        self.beam_size = settings.beam_size
+        self._model = WhisperModel(
+            str(model_dir), device="cpu", compute_type="int8", cpu_threads=settings.threads
+        )
+        self._lock = threading.Lock()  # one decode at a time per model
+
+    def start(self) -> BufferedSession:
+        return BufferedSession(self)
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        audio = np.asarray(audio, dtype=np.float32)
+        if len(audio) < 1600:  # under 0.1 s: nothing to say
+            return ""
+        with self._lock:
+            segments, _info = self._model.transcribe(
+                audio,
+                language=self.language,
+                beam_size=self.beam_size,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+                vad_filter=False,
+            )
+            kept = [
+                s.text.strip()
+                for s in segments
+                if not (s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOW_LOGPROB)
+            ]
+        return " ".join(t for t in kept if t)

@@ -1,0 +1,101 @@
+"""The STT stage: speech messages in, Transcript messages out.
+
+A session opens at SpeechStart, is fed every SpeechAudio (so a streaming engine decodes while
+the person is still talking and publishes partials) and is closed at SpeechEnd with a final
+Transcript - also when the text is empty, so downstream always learns the utterance ended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.config import SttSettings
+from appliance.listen.stt.base import SttEngine, SttSession, load_engine
+from appliance.pipeline.inbox import Inbox
+from appliance.pipeline.messages import (
+    Control,
+    SpeechAudio,
+    SpeechEnd,
+    SpeechStart,
+    Transcript,
+    now,
+)
+from appliance.pipeline.worker import InboxWorker
+
+
+class SttWorker(InboxWorker):
+    name = "stt"
+
+    def __init__(self, settings: SttSettings, downstream: Inbox, *, store: Any = None,
+                 engine: SttEngine | None = None, name: str | None = None,
+                 inbox: Inbox | None = None) -> None:
+        """Give either ``store`` (a ModelStore: the engine is loaded in ``setup``, in this
+        worker's thread, once) or an already loaded ``engine``."""
+        if engine is None and store is None:
+            raise ValueError("SttWorker needs a ModelStore or a loaded engine")
+        # Whisper holds the stage ~2 s per utterance: room for that much streamed audio.
+        super().__init__(name, inbox if inbox is not None else Inbox(2048))
+        self.settings = settings
+        self.downstream = downstream
+        self.store = store
+        self.engine = engine
+        self._session: SttSession | None = None
+        self._utterance = 0
+        self._t_start = 0.0
+        self._last_partial = ""
+        self.finals = 0
+        self.decode_s = 0.0  # total time spent finalizing (for the real-time factor)
+        self.audio_s = 0.0
+
+    def setup(self) -> None:
+        if self.engine is None:
+            self.engine = load_engine(self.settings, self.store)
+        self._session = None
+
+    def handle(self, msg: Any) -> None:
+        if isinstance(msg, SpeechStart):
+            assert self.engine is not None
+            self._session = self.engine.start()  # drops any session left open by a reset
+            self._utterance, self._t_start, self._last_partial = msg.utterance, msg.t, ""
+        elif isinstance(msg, SpeechAudio):
+            if self._session is None or msg.utterance != self._utterance:
+                return  # its start was lost to an interrupt: nothing to attach it to
+            self._session.feed(msg.samples)
+            self.audio_s += len(msg.samples) / 16000
+            self._publish_partial()
+        elif isinstance(msg, SpeechEnd):
+            if self._session is None or msg.utterance != self._utterance:
+                return
+            session, self._session = self._session, None
+            t = now()
+            text = session.final()
+            self.decode_s += now() - t
+            self.finals += 1
+            self._put(Transcript(msg.utterance, text, True, msg.t_start, msg.t_end,
+                                 msg.t_detected, engine=self._engine_name(),
+                                 language=self.settings.language))
+        else:
+            self.log.warning("ignoring unexpected message %s", type(msg).__name__)
+
+    def on_control(self, msg: Control) -> None:
+        self._session = None
+
+    def stats(self) -> dict[str, Any]:
+        rtf = self.decode_s / self.audio_s if self.audio_s else 0.0
+        return {"finals": self.finals, "decode_s": round(self.decode_s, 3), "rtf": rtf}
+
+    def _publish_partial(self) -> None:
+        assert self._session is not None and self.engine is not None
+        if not self.engine.streaming:
+            return
+        text = self._session.partial()
+        if text and text != self._last_partial:
+            self._last_partial = text
+            self._put(Transcript(self._utterance, text, False, self._t_start,
+                                 engine=self._engine_name(), language=self.settings.language))
+
+    def _engine_name(self) -> str:
+        return self.engine.name if self.engine is not None else ""
+
+    def _put(self, msg: Transcript) -> None:
+        self.downstream.put(msg, timeout=1.0)

@@ -1,0 +1,242 @@
+"""The queue between the TTS producer and playback: HIGH preempts, LOW waits (but not forever).
+
+HIGH (alarms, corrections) stops the NORMAL/LOW utterance now playing and flushes queued
+NORMAL/LOW items, including late sentences of the preempted answers. ``interrupt`` stops and
+flushes everything whose text was requested before it. Every utterance put here ends with
+exactly one outcome - played, stopped (cut while playing) or flushed - reported through
+``on_outcome`` and counted, so nothing is lost or played twice without anyone noticing.
+
+The clock is injectable for the LOW boost; the interrupt cutoff compares against
+``Utterance.t_request``, which is always ``time.monotonic``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from appliance.speak.messages import Priority, Utterance
+
+PLAYED, STOPPED, FLUSHED = "played", "stopped", "flushed"
+OutcomeFn = Callable[[Utterance, str, str], None]  # (utterance, outcome, reason)
+
+
+@dataclass
+class _Entry:
+    utt: Utterance
+    t_put: float
+    seq: int
+    boosted: bool = False
+
+
+@dataclass
+class _WaitStats:
+    count: int = 0
+    total_s: float = 0.0
+    max_s: float = 0.0
+
+    def add(self, s: float) -> None:
+        self.count += 1
+        self.total_s += s
+        self.max_s = max(self.max_s, s)
+
+
+class PriorityQueue:
+    def __init__(
+        self,
+        low_boost_s: float = 30.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_outcome: OutcomeFn | None = None,
+        ledger_size: int = 1024,
+    ) -> None:
+        self.low_boost_s = low_boost_s
+        self.clock = clock
+        self.on_outcome = on_outcome
+        # Set while the utterance now playing must stop; playback polls it between periods.
+        self.stop_event = threading.Event()
+        self._cond = threading.Condition()
+        self._items: list[_Entry] = []
+        self._seq = 0
+        self._current: Utterance | None = None
+        self._stop: tuple[int, str, float] | None = None  # (utterance id, reason, t requested)
+        self._cutoff = 0.0  # utterances requested before this (monotonic) belong to a cut turn
+        self._dead_answers: deque[int] = deque(maxlen=64)
+        self._seen: set[int] = set()
+        self._ledger: deque[tuple[int, str]] = deque(maxlen=ledger_size)
+        self._counts = {PLAYED: 0, STOPPED: 0, FLUSHED: 0}
+        self._waits = {p: _WaitStats() for p in Priority}
+        self._preemptions = 0
+        self._boosts = 0
+        self._interrupts = 0
+
+    # --- producer side ----------------------------------------------------------------------
+
+    def put(self, utt: Utterance) -> bool:
+        """Queue an utterance; False if it was flushed at once (its turn was cut)."""
+        done: list[tuple[Utterance, str, str]] = []
+        with self._cond:
+            if utt.id in self._seen:
+                raise ValueError(f"utterance {utt.id} was already queued once")
+            self._seen.add(utt.id)
+            if utt.t_request <= self._cutoff:
+                self._finish(utt, FLUSHED, "interrupted before it was queued", done)
+            elif utt.priority < Priority.HIGH and utt.answer and utt.answer in self._dead_answers:
+                self._finish(utt, FLUSHED, "its answer was preempted", done)
+            else:
+                if utt.priority == Priority.HIGH:
+                    self._preempt(done)
+                self._seq += 1
+                self._items.append(_Entry(utt, self.clock(), self._seq))
+                self._cond.notify_all()
+        self._report(done)
+        return not done or done[-1][0] is not utt
+
+    def _preempt(self, done: list[tuple[Utterance, str, str]]) -> None:
+        """HIGH arrived: flush queued NORMAL/LOW, stop the NORMAL/LOW one playing."""
+        keep = []
+        for e in self._items:
+            if e.utt.priority == Priority.HIGH:
+                keep.append(e)
+            else:
+                self._kill_answer(e.utt.answer)
+                self._finish(e.utt, FLUSHED, "preempted by HIGH", done)
+        self._items = keep
+        cur = self._current
+        if cur is not None and cur.priority < Priority.HIGH and self._stop is None:
+            self._kill_answer(cur.answer)
+            self._stop = (cur.id, "preempted by HIGH", time.monotonic())
+            self._preemptions += 1
+            self.stop_event.set()
+
+    def _kill_answer(self, answer: int) -> None:
+        if answer and answer not in self._dead_answers:
+            self._dead_answers.append(answer)
+
+    def interrupt(self, reason: str = "interrupt") -> int:
+        """Stop what plays and flush everything requested until now; returns items flushed."""
+        done: list[tuple[Utterance, str, str]] = []
+        with self._cond:
+            self._interrupts += 1
+            self._cutoff = time.monotonic()
+            for e in self._items:
+                self._finish(e.utt, FLUSHED, reason, done)
+            self._items = []
+            if self._current is not None and self._stop is None:
+                self._stop = (self._current.id, reason, self._cutoff)
+                self.stop_event.set()
+            self._cond.notify_all()
+        self._report(done)
+        return len(done)
+
+    # --- playback side ----------------------------------------------------------------------
+
+    def get(self, timeout: float | None = None) -> Utterance | None:
+        """The next utterance to play (now marked as playing), or None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self._items:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            now = self.clock()
+            best: _Entry | None = None
+            for e in self._items:
+                if (
+                    not e.boosted
+                    and e.utt.priority == Priority.LOW
+                    and now - e.t_put > self.low_boost_s
+                ):
+                    e.boosted = True
+                    self._boosts += 1
+                if best is None or (self._rank(e), -e.seq) > (self._rank(best), -best.seq):
+                    best = e
+            assert best is not None
+            self._items.remove(best)
+            self._waits[best.utt.priority].add(now - best.t_put)
+            self._current = best.utt
+            return best.utt
+
+    @staticmethod
+    def _rank(e: _Entry) -> int:
+        return max(e.utt.priority, Priority.NORMAL) if e.boosted else e.utt.priority
+
+    def peek_priority(self) -> Priority | None:
+        """Priority of what ``get`` would return now (boost not applied); None if empty."""
+        with self._cond:
+            if not self._items:
+                return None
+            return max(self._rank(e) for e in self._items)
+
+    def should_stop(self, utt: Utterance) -> tuple[str, float] | None:
+        """(reason, t requested) if ``utt`` must stop now. Cheap while nothing is requested."""
+        if not self.stop_event.is_set():
+            return None
+        with self._cond:
+            if self._stop is not None and self._stop[0] == utt.id:
+                return self._stop[1], self._stop[2]
+            return None
+
+    def done(self, utt: Utterance, stopped: bool = False) -> None:
+        """Playback finished ``utt`` (played to the end, or cut on request)."""
+        done: list[tuple[Utterance, str, str]] = []
+        with self._cond:
+            if self._current is None or self._current.id != utt.id:
+                raise ValueError(f"utterance {utt.id} is not the one playing")
+            reason = self._stop[1] if self._stop and self._stop[0] == utt.id else ""
+            self._finish(utt, STOPPED if stopped else PLAYED, reason, done)
+            self._current = None
+            self._stop = None
+            self.stop_event.clear()
+            self._cond.notify_all()
+        self._report(done)
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    def _finish(
+        self, utt: Utterance, outcome: str, reason: str, done: list[tuple[Utterance, str, str]]
+    ) -> None:
+        self._counts[outcome] += 1
+        self._ledger.append((utt.id, outcome))
+        done.append((utt, outcome, reason))
+
+    def _report(self, done: list[tuple[Utterance, str, str]]) -> None:
+        if self.on_outcome is not None:
+            for utt, outcome, reason in done:  # outside the lock: the callback may call back
+                self.on_outcome(utt, outcome, reason)
+
+    def ledger(self) -> list[tuple[int, str]]:
+        """Recent (utterance id, outcome) pairs, oldest first."""
+        with self._cond:
+            return list(self._ledger)
+
+    def stats(self) -> dict[str, object]:
+        with self._cond:
+            depth = {p.name: 0 for p in Priority}
+            for e in self._items:
+                depth[e.utt.priority.name] += 1
+            waits = {
+                p.name: {
+                    "count": w.count,
+                    "mean_s": w.total_s / w.count if w.count else 0.0,
+                    "max_s": w.max_s,
+                }
+                for p, w in self._waits.items()
+            }
+            return {
+                "depth": depth,
+                "waits": waits,
+                "preemptions": self._preemptions,
+                "boosts": self._boosts,
+                "interrupts": self._interrupts,
+                "playing": self._current.id if self._current else None,
+                **self._counts,
+            }
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)

@@ -1,0 +1,97 @@
+"""Audio rendered once and kept: in memory, and on disk so a restart costs no synthesis.
+
+Fillers and fixed template answers are short, fixed phrases spoken often; synthesizing them at
+every start (or worse, every use) wastes the CPU the LLM needs. Entries are keyed by everything
+that changes the sound - engine, voice, sample rate, style values, text - so a config change
+never plays stale audio. Files are float32 .npy written atomically (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from appliance.config import StyleSettings
+from appliance.speak.tts.base import TtsEngine
+
+log = logging.getLogger(__name__)
+
+
+class RenderedAudioCache:
+    """Thread-safe get-or-synthesize for one engine; ``root`` is e.g. <cache_dir>/rendered."""
+
+    def __init__(self, engine: TtsEngine, root: Path) -> None:
+        self.engine = engine
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._memory: dict[str, np.ndarray] = {}
+        self.disk_hits = 0
+        self.syntheses = 0
+
+    def key(self, text: str, style: StyleSettings) -> str:
+        ident = {
+            "engine": self.engine.name,
+            "voice": getattr(self.engine, "voice", ""),
+            "rate": self.engine.sample_rate,
+            "style": dataclasses.asdict(style),
+            "text": text,
+        }
+        return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
+
+    def path_for(self, key: str) -> Path:
+        return self.root / self.engine.name / f"{key}.npy"
+
+    def get(self, text: str, style: StyleSettings) -> np.ndarray | None:
+        """Cached audio (memory, then disk) at ``engine.sample_rate``, or None."""
+        key = self.key(text, style)
+        with self._lock:
+            audio = self._memory.get(key)
+        if audio is not None:
+            return audio
+        path = self.path_for(key)
+        try:
+            audio = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("rendered audio %s unreadable (%s); rendering again", path, exc)
+            return None
+        audio = np.asarray(audio, dtype=np.float32)
+        audio.setflags(write=False)
+        with self._lock:
+            self.disk_hits += 1
+            self._memory[key] = audio
+        return audio
+
+    def render(self, text: str, style: StyleSettings) -> np.ndarray:
+        """Cached audio, synthesizing and storing it on a miss (synthesis runs unlocked)."""
+        audio = self.get(text, style)
+        if audio is not None:
+            return audio
+        audio = np.asarray(self.engine.synthesize(text, style), dtype=np.float32)
+        audio.setflags(write=False)
+        key = self.key(text, style)
+        with self._lock:
+            self.syntheses += 1
+            self._memory[key] = audio
+        self._store(self.path_for(key), audio)
+        return audio
+
+    def _store(self, path: Path, audio: np.ndarray) -> None:
+        """Best effort: a read-only or full disk costs a re-render next start, nothing more."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, audio, allow_pickle=False)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot store rendered audio in %s: %s", path.parent, exc)
