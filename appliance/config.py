@@ -47,6 +47,10 @@ class AudioSettings:
     playback_rate: int = _f(24000, lo=8000, hi=48000)
     playback_period_ms: int = _f(10, lo=5, hi=50)
     playback_buffer_ms: int = _f(40, lo=10, hi=200)
+    playback_fade_ms: float = _f(10.0, lo=1.0, hi=50.0, doc="fade-out on interrupt (no click)")
+    playback_idle_close_s: float = _f(
+        5.0, lo=0.0, hi=3600.0, doc="feed silence this long after speech, then close the device"
+    )
     reopen_initial_s: float = _f(0.1, lo=0.01, hi=10.0, doc="first retry after a device error")
     reopen_max_s: float = _f(5.0, lo=0.1, hi=120.0, doc="backoff ceiling")
 

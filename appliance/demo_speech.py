@@ -1,25 +1,47 @@
-"""Spanish test speech synthesized on the spot, with exactly known speech boundaries.
+"""Spanish test speech with exactly known speech boundaries.
 
 The demo, the tests and the benchmark need utterances whose true start and end are known to
-the sample; espeak-ng is always installed, so it is the generator. Its output is trimmed to
-the voiced region so the truth is the signal itself, not a guess about espeak's padding.
+the sample. Two sources:
+
+- ``recorded()``: Kokoro-82M clips generated once (``python -m appliance.demo_speech``) and
+  shipped in ``appliance/data/speech_es``. Whisper base understands them (espeak-ng's robotic
+  voice gives it about 50% WER), and replaying them costs nothing - Kokoro on a busy 2-core
+  machine runs far slower than real time.
+- ``espeak()``: espeak-ng at a slow rate, synthesized on the spot: good enough for VAD.
+
+Clips are trimmed to the voiced region so the truth is the signal itself.
 """
 
 from __future__ import annotations
 
+import argparse
+import io
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 RATE = 16000
+DATA = Path(__file__).parent / "data" / "speech_es"
 
-DEMO_SENTENCES: tuple[str, ...] = (
+# Short kitchen-speaker sentences. The first three are the demo's.
+SENTENCES: tuple[str, ...] = (
     "Hola, ¿qué hora es?",
     "Pon un temporizador de cinco minutos.",
     "¿Cuál es la capital de Francia?",
+    "Sube el volumen, por favor.",
+    "Mañana por la mañana va a llover.",
+    "Necesito comprar leche y pan.",
+    "¿Cuántos gramos tiene un kilo?",
+    "La cena estará lista a las ocho.",
+    "Apaga la luz de la cocina.",
+    "Muchas gracias por tu ayuda.",
+    "El agua hierve a cien grados.",
+    "Quiero escuchar música tranquila.",
 )
+DEMO_SENTENCES = SENTENCES[:3]
 
 
 @dataclass(frozen=True)
@@ -47,8 +69,6 @@ def espeak(text: str, *, voice: str = "es", speed: int = 130) -> np.ndarray:
     )
     if proc.returncode != 0 or not proc.stdout:
         raise SynthesisError(f"espeak-ng failed: {proc.stderr.decode(errors='replace').strip()}")
-    import io
-
     data, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
     mono = data.mean(axis=1)
     if rate != RATE:
@@ -71,8 +91,24 @@ def trim(x: np.ndarray, rel_db: float = -40.0) -> np.ndarray:
     return x[loud[0] * win : (loud[-1] + 1) * win].copy()
 
 
+def recorded(texts: tuple[str, ...] | list[str] = SENTENCES) -> list[tuple[str, np.ndarray]]:
+    """The shipped Kokoro clips for these sentences (float32, 16 kHz, trimmed)."""
+    import soundfile as sf
+
+    out = []
+    for text in texts:
+        if text not in SENTENCES:
+            raise KeyError(f"no recorded clip for {text!r}")
+        path = DATA / f"{SENTENCES.index(text):02d}.flac"
+        if not path.exists():
+            raise SynthesisError(f"{path} is missing: run python -m appliance.demo_speech")
+        audio, _ = sf.read(path, dtype="float32")
+        out.append((text, audio))
+    return out
+
+
 def compose(
-    texts: tuple[str, ...] | list[str],
+    clips: list[tuple[str, np.ndarray]] | tuple[str, ...] | list[str],
     *,
     lead_s: float = 1.0,
     gap_s: float = 1.5,
@@ -81,18 +117,23 @@ def compose(
     speed: int = 130,
     level: float = 0.5,
 ) -> tuple[np.ndarray, list[Utterance]]:
-    """Utterances separated by digital silence; returns the signal and where each one is."""
+    """Utterances separated by digital silence; returns the signal and where each one is.
+
+    ``clips`` are (text, audio) pairs, or plain texts to synthesize with espeak-ng."""
     parts: list[np.ndarray] = [np.zeros(int(lead_s * RATE), np.float32)]
     truth: list[Utterance] = []
     pos = len(parts[0])
-    for i, text in enumerate(texts):
-        speech = espeak(text, voice=voice, speed=speed)
+    for i, clip in enumerate(clips):
+        if isinstance(clip, str):
+            text, speech = clip, espeak(clip, voice=voice, speed=speed)
+        else:
+            text, speech = clip
         peak = float(np.abs(speech).max()) or 1.0
         speech = (speech * (level / peak)).astype(np.float32)
         truth.append(Utterance(text, pos / RATE, (pos + len(speech)) / RATE))
         parts.append(speech)
         pos += len(speech)
-        pad = tail_s if i == len(texts) - 1 else gap_s
+        pad = tail_s if i == len(clips) - 1 else gap_s
         parts.append(np.zeros(int(pad * RATE), np.float32))
         pos += len(parts[-1])
     return np.concatenate(parts), truth
@@ -100,3 +141,29 @@ def compose(
 
 def to_int16(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, -1.0, 1.0) * 32767).astype(np.int16)
+
+
+def generate(out_dir: Path = DATA) -> None:
+    """Re-create the shipped clips with Kokoro (slow; run by hand, then commit)."""
+    import soundfile as sf
+    import soxr
+
+    from appliance import config
+    from appliance.speak.tts.kokoro import KokoroEngine
+    from appliance.system.modelstore import ModelStore
+
+    settings = config.load(None)
+    engine = KokoroEngine(ModelStore(settings.cache_path).resolve("kokoro-82m-int8"))
+    style = settings.tts.styles["calm"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, text in enumerate(SENTENCES):
+        audio = soxr.resample(engine.synthesize(text, style), engine.sample_rate, RATE)
+        audio = trim(np.asarray(audio, np.float32))
+        audio *= 0.5 / (float(np.abs(audio).max()) or 1.0)
+        sf.write(out_dir / f"{i:02d}.flac", to_int16(audio), RATE, subtype="PCM_16")
+        print(f"{i:02d}.flac {len(audio) / RATE:.2f}s {text}")
+
+
+if __name__ == "__main__":
+    argparse.ArgumentParser(description=generate.__doc__).parse_args()
+    generate()

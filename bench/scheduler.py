@@ -7,7 +7,7 @@ cut at the 3rd sentence, medium ones sometimes near their end, short ones rarely
 "hurried" stretches (10 answers in every 40) the user cuts almost everything after the first
 sentence. Both arms see the same answers; the predictor learns online from the stream.
 
-    .venv/bin/python bench/scheduler.py [--answers 200] [--rtf 0.4] [--seed 1]
+    .venv/bin/python bench/scheduler.py [--answers 200] [--rtf 0.4] [--seeds 5]
 """
 
 from __future__ import annotations
@@ -94,50 +94,60 @@ def simulate(ans: Answer, plan_at, rtf: float, margin_s: float) -> tuple[float, 
         t += DT
 
 
+def run_seed(args: argparse.Namespace, seed: int) -> dict[str, float]:
+    answers = scripted_user(args.answers, random.Random(seed))
+    learned = InterruptPredictor()
+    rule_only = InterruptPredictor(warmup=10**9)
+    r = {"waste_fixed": 0.0, "waste_pred": 0.0, "gap_fixed": 0.0, "gap_pred": 0.0,
+         "played": 0.0, "cut": float(sum(a.cut_at is not None for a in answers))}
+    for ans in answers:
+        n, chars = len(ans.chars), sum(ans.chars)
+        w, g = simulate(ans, lambda cur: Plan(0.0, args.lookahead, False), args.rtf, args.margin)
+        r["waste_fixed"] += w
+        r["gap_fixed"] += g
+        w, g = simulate(ans, lambda cur, n=n, chars=chars: plan(learned.predict(cur, n, chars),
+                                                                 args.lookahead),
+                        args.rtf, args.margin)
+        r["waste_pred"] += w
+        r["gap_pred"] += g
+        last = n - 1 if ans.cut_at is None else ans.cut_at
+        r["played"] += sum(ans.chars[: last + 1]) / CHARS_PER_S
+        for i in range(last + 1):
+            for pred in (learned, rule_only):
+                pred.observe(i, n, chars, ans.cut_at is not None)
+        for pred in (learned, rule_only):
+            pred.answer_done(ans.cut_at is not None)
+    r.update(samples=learned.samples, acc=learned.accuracy(100), acc_rule=rule_only.accuracy(100))
+    return r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--answers", type=int, default=200)
     ap.add_argument("--rtf", type=float, default=0.4, help="synthesis time / audio time")
     ap.add_argument("--lookahead", type=int, default=3, help="the fixed arm (speak.lookahead)")
     ap.add_argument("--margin", type=float, default=0.3)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seeds", type=int, default=5, help="scripted users (seeds 1..N)")
     args = ap.parse_args()
 
-    answers = scripted_user(args.answers, random.Random(args.seed))
-    learned = InterruptPredictor()
-    rule_only = InterruptPredictor(warmup=10**9)
-    waste = {"fixed": 0.0, "predictor": 0.0}
-    gaps = {"fixed": 0.0, "predictor": 0.0}
-    spoken = 0.0
-    for ans in answers:
-        n, chars = len(ans.chars), sum(ans.chars)
-        w, g = simulate(ans, lambda cur: Plan(0.0, args.lookahead, False), args.rtf, args.margin)
-        waste["fixed"] += w
-        gaps["fixed"] += g
-        w, g = simulate(ans, lambda cur, n=n, chars=chars: plan(learned.predict(cur, n, chars),
-                                                                 args.lookahead),
-                        args.rtf, args.margin)
-        waste["predictor"] += w
-        gaps["predictor"] += g
-        last = n - 1 if ans.cut_at is None else ans.cut_at
-        spoken += sum(ans.chars[: last + 1]) / CHARS_PER_S
-        for i in range(last + 1):
-            for pred in (learned, rule_only):
-                pred.observe(i, n, chars, ans.cut_at is not None)
-        for pred in (learned, rule_only):
-            pred.answer_done(ans.cut_at is not None)
+    print(f"SIMULATED timing: rtf {args.rtf}, {CHARS_PER_S:.0f} chars/s, margin {args.margin} s; "
+          f"{args.answers} answers per scripted user; one sample per sentence started")
+    rows = [run_seed(args, seed) for seed in range(1, args.seeds + 1)]
+    for seed, r in enumerate(rows, 1):
+        print(f"user {seed}: {r['samples']} samples, {r['cut']:.0f} answers cut; accuracy after "
+              f"100 samples: learned {r['acc']:.1%} (rule only {r['acc_rule']:.1%}); wasted "
+              f"synthesis: fixed {r['waste_fixed']:.0f} s, predictor {r['waste_pred']:.0f} s")
 
-    print(f"scripted user: {args.answers} answers, {learned.samples} samples (one per sentence "
-          f"started), {sum(a.cut_at is not None for a in answers)} interrupted; SIMULATED "
-          f"timing (rtf {args.rtf}, {CHARS_PER_S:.0f} chars/s, margin {args.margin}s)")
-    print(f"prediction accuracy after 100 samples: learned {learned.accuracy(100):.1%}  "
-          f"(rule only: {rule_only.accuracy(100):.1%}; first 100: {learned.accuracy(0):.1%} "
-          "overall incl. warm-up)")
-    print(f"audio synthesized but never played: fixed look-ahead {args.lookahead}: "
-          f"{waste['fixed']:.1f} s, with predictor: {waste['predictor']:.1f} s "
-          f"({1 - waste['predictor'] / max(waste['fixed'], 1e-9):.0%} less)")
-    print(f"gaps waiting for synthesis: fixed {gaps['fixed']:.1f} s, predictor "
-          f"{gaps['predictor']:.1f} s; audio played {spoken:.0f} s")
+    def mean(k: str) -> float:
+        return sum(r[k] for r in rows) / len(rows)
+
+    print(f"MEAN over {len(rows)} users: prediction accuracy after 100 samples "
+          f"{mean('acc'):.1%} (rule only {mean('acc_rule'):.1%}; target > 75%)")
+    print(f"MEAN audio synthesized but never played: fixed look-ahead {args.lookahead}: "
+          f"{mean('waste_fixed'):.0f} s, with predictor {mean('waste_pred'):.0f} s "
+          f"({1 - mean('waste_pred') / max(mean('waste_fixed'), 1e-9):.0%} less) per "
+          f"{mean('played'):.0f} s played; gaps waiting for synthesis: fixed "
+          f"{mean('gap_fixed'):.1f} s, predictor {mean('gap_pred'):.1f} s")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from appliance.control.discovery import topics_for
 from appliance.control.mqtt import MqttWorker
 from appliance.control.state import STATES, StateMachine
 from appliance.pipeline.supervisor import Supervisor
-from tests.support.broker import Broker, broker  # noqa: F401  (fixture)
+from tests.support.broker import PASSWORD, USER, Broker, running_broker
 from tests.support.control import Probe, RecordingSink, mqtt_settings
 
 DEVICE = "kitchen1"
@@ -33,8 +33,16 @@ T = topics_for(DEVICE)
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def mosq(tmp_path: Path) -> Iterator[Broker]:
+    with running_broker(tmp_path) as b:
+        yield b
+
+
 @contextmanager
-def appliance(settings: MqttSettings, wait: bool = True) -> Iterator[tuple[MqttWorker, RecordingSink]]:
+def appliance(
+    settings: MqttSettings, wait: bool = True
+) -> Iterator[tuple[MqttWorker, RecordingSink]]:
     sink = RecordingSink()
     worker = MqttWorker(settings, Controller(StateMachine(), sink), device_id=DEVICE,
                         device_name="Cocina")
@@ -48,13 +56,16 @@ def appliance(settings: MqttSettings, wait: bool = True) -> Iterator[tuple[MqttW
         assert sup.stop(timeout=3)
 
 
-def test_discovery_retained_valid_and_republished_on_birth(broker: Broker) -> None:
-    with appliance(mqtt_settings(broker)):
-        probe = Probe(broker, "ha", T.discovery)
+def test_discovery_retained_valid_and_republished_on_birth(mosq: Broker) -> None:
+    with appliance(mqtt_settings(mosq)):
+        probe = Probe(mosq, "ha", T.discovery)
         try:
-            first = probe.wait(T.discovery)[0]
-            assert first.retain, "discovery must be retained"
-            doc = first.json()
+            doc = probe.wait(T.discovery)[0].json()
+            late = Probe(mosq, "late", T.discovery)
+            try:
+                assert late.wait(T.discovery)[0].retain, "discovery must be retained"
+            finally:
+                late.close()
             assert doc["dev"]["ids"] == [DEVICE] and doc["o"]["name"] == "appliance"
             comps = doc["cmps"]
             assert {"state", "last_transcript", "last_answer", "interrupt", "push_to_talk",
@@ -73,9 +84,10 @@ def test_discovery_retained_valid_and_republished_on_birth(broker: Broker) -> No
             probe.close()
 
 
-def test_availability_online_then_offline_when_process_killed(broker: Broker) -> None:
-    probe = Probe(broker, "ha", T.availability)
-    code = f"from tests.support.control import serve_forever; serve_forever({broker.port}, {DEVICE!r})"
+def test_availability_online_then_offline_when_process_killed(mosq: Broker) -> None:
+    probe = Probe(mosq, "ha", T.availability)
+    code = ("from tests.support.control import serve_forever; "
+            f"serve_forever({mosq.port}, {DEVICE!r})")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
     try:
@@ -90,7 +102,7 @@ def test_availability_online_then_offline_when_process_killed(broker: Broker) ->
             proc.kill()
         proc.wait(5)
         probe.close()
-    late = Probe(broker, "late", T.availability)  # retained for whoever comes later
+    late = Probe(mosq, "late", T.availability)  # retained for whoever comes later
     try:
         assert late.wait(T.availability)[-1].payload == b"offline"
     finally:
@@ -112,9 +124,9 @@ COMMANDS = [
 ]
 
 
-def test_each_command_reaches_the_sink_and_state_is_published(broker: Broker) -> None:
-    with appliance(mqtt_settings(broker)) as (_worker, sink):
-        probe = Probe(broker, "ha", T.state, T.error)
+def test_each_command_reaches_the_sink_and_state_is_published(mosq: Broker) -> None:
+    with appliance(mqtt_settings(mosq)) as (_worker, sink):
+        probe = Probe(mosq, "ha", T.state, T.error)
         try:
             for name, payload, _ in COMMANDS:
                 probe.publish(T.cmd(name), payload)
@@ -131,19 +143,20 @@ def test_each_command_reaches_the_sink_and_state_is_published(broker: Broker) ->
 
 
 def test_broker_restart_reconnects_republishes_and_runs_queued_command_once(
-    broker: Broker,
+    mosq: Broker,
 ) -> None:
-    settings = mqtt_settings(broker, reconnect_min_s=0.8, reconnect_max_s=1.0)
+    settings = mqtt_settings(mosq, reconnect_min_s=0.5, reconnect_max_s=3.0)
     with appliance(settings) as (worker, sink):
         assert worker.connects == 1
-        broker.stop()
+        attempts = worker.attempts
+        mosq.stop()
         deadline = time.monotonic() + 5
-        while worker.connected and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not worker.connected
+        while worker.attempts < attempts + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # two failed tries (0.5 s, 1 s): the next one is 2 s away
+        assert not worker.connected and worker.attempts >= attempts + 2
         worker.controller.state.set_volume(80)  # changed while the broker is away
-        broker.start()
-        probe = Probe(broker, "ha", T.availability, T.state)
+        mosq.start()
+        probe = Probe(mosq, "ha", T.availability, T.state)
         try:
             assert not worker.connected, "sent before the appliance reconnected"
             probe.publish(T.cmd("interrupt"), "PRESS", qos=1)
@@ -158,9 +171,9 @@ def test_broker_restart_reconnects_republishes_and_runs_queued_command_once(
             probe.close()
 
 
-def test_tls_with_self_signed_ca_and_password(broker: Broker) -> None:
-    with appliance(mqtt_settings(broker, tls=True)) as (worker, sink):
-        probe = Probe(broker, "ha", T.availability)
+def test_tls_with_self_signed_ca_and_password(mosq: Broker) -> None:
+    with appliance(mqtt_settings(mosq, tls=True)) as (worker, sink):
+        probe = Probe(mosq, "ha", T.availability)
         try:
             assert probe.wait(T.availability, payload=b"online")
             probe.publish(T.cmd("say"), '{"text": "hola"}')
@@ -169,19 +182,19 @@ def test_tls_with_self_signed_ca_and_password(broker: Broker) -> None:
             probe.close()
 
 
-def test_password_from_file(broker: Broker, tmp_path: Path) -> None:
+def test_password_from_file(mosq: Broker, tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("s3cret-pw\n")
-    settings = mqtt_settings(broker, tls=True, password="", password_file=str(secret))
+    settings = mqtt_settings(mosq, tls=True, password="", password_file=str(secret))
     with appliance(settings) as (worker, _):
         assert worker.connected
 
 
 def test_wrong_password_logs_clearly_and_retries(
-    broker: Broker, caplog: pytest.LogCaptureFixture
+    mosq: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="appliance")
-    with appliance(mqtt_settings(broker, password="wrong"), wait=False) as (worker, _):
+    with appliance(mqtt_settings(mosq, password="wrong"), wait=False) as (worker, _):
         deadline = time.monotonic() + 5
         refused: list[str] = []
         while len(refused) < 3 and time.monotonic() < deadline:
@@ -190,3 +203,43 @@ def test_wrong_password_logs_clearly_and_retries(
         assert len(refused) >= 3, "expected repeated attempts"
         assert "Not authorized - check mqtt.username and the password" in refused[0]
         assert not worker.connected
+
+
+def test_mqtt_and_gpio_are_two_faces_of_one_state(mosq: Broker) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from appliance import config
+    from appliance.control.plane import build
+
+    settings = config.from_dict({
+        "device": {"id": DEVICE},
+        "mqtt": {"enabled": True, "host": "127.0.0.1", "port": mosq.port,
+                 "username": USER, "password": PASSWORD, "max_text_chars": 20},
+        "gpio": {"enabled": True, "led_pins": [5]},
+    })
+    factory = MockFactory()
+    sink = RecordingSink()
+    plane = build(settings, sink, pin_factory=factory)
+    sup = Supervisor(plane.workers)
+    sup.start()
+    probe = Probe(mosq, "ha", T.state, T.error)
+    try:
+        assert sup.wait_ready(5) and plane.workers[0].wait_connected(10)  # type: ignore[attr-defined]
+        probe.publish(T.cmd("mute"), "ON")
+        assert probe.wait_json(T.state, lambda d: d["muted"])
+        mute = factory.pin(settings.gpio.mute_pin)
+        mute.drive_low()
+        time.sleep(0.06)
+        mute.drive_high()  # a click on the mute button unmutes
+        assert probe.wait_json(T.state, lambda d: d["muted"] is False and d["state"] == "idle")
+        probe.publish(T.cmd("say"), '{"text": "' + "a" * 21 + '"}')  # over max_text_chars
+        assert probe.wait(T.error)[0].json()["code"] == "text_too_long"
+        probe.publish(T.cmd("say"), '{"text": "hola", "style": "calm"}')
+        assert sink.wait_for(3)[2] == ("say", ("hola", "normal", "calm"))
+        assert sink.names() == ["set_mute", "set_mute", "say"]
+        plane.state.set_phase("listening")
+        assert factory.pin(5).state is True
+    finally:
+        probe.close()
+        sup.stop()
+        factory.close()

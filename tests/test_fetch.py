@@ -223,3 +223,24 @@ def test_wrong_archive_layout_and_missing_url(
     with pytest.raises(FetchError, match="HTTP 404"):
         fetch(store, "gone", retry_delay_s=0)
     assert_not_installed(store, "gone")
+
+
+def test_cli_refuses_unverified_manifest_entries(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The shipped manifest's URL entries without a published sha256 are refused up front
+    (no network is touched), and `models verify` reports installed models."""
+    from appliance.cli import main
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"device: {{cache_dir: {tmp_path / 'cache'}, state_dir: {tmp_path / 's'}}}\n")
+    store = ModelStore(tmp_path / "cache")
+    unverified = [n for n, s in store.specs.items() if s.url and not s.sha256]
+    if not unverified:
+        pytest.skip("every URL model in the manifest has a sha256")
+    assert main(["models", "fetch", unverified[0], "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    assert f"{unverified[0]}: FAILED" in out and "--allow-unverified" in out
+    assert not store.dir_for(unverified[0]).exists()
+    assert main(["models", "verify", "silero-vad", "--config", str(cfg)]) == 0
+    assert "silero-vad: ok" in capsys.readouterr().out

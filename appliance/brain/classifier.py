@@ -83,44 +83,54 @@ class LinearModel:
 
 def train(
     samples: list[np.ndarray], labels: list[str], classes: tuple[str, ...],
-    sample_weight: np.ndarray | None = None, epochs: int = 12, batch: int = 32,
-    lr: float = 0.4, l2: float = 1e-4, seed: int = 0,
+    sample_weight: np.ndarray | None = None, epochs: int = 15, batch: int = 64,
+    lr: float = 1.0, l2: float = 1e-6, seed: int = 0,
 ) -> LinearModel:
-    """Softmax regression by minibatch AdaGrad over sparse rows; deterministic for a seed."""
+    """Softmax regression by minibatch AdaGrad over sparse rows; deterministic for a seed.
+
+    Works on a compact table of the hashed indices that occur (tens of thousands, not DIM),
+    so a few thousand utterances train in a couple of seconds on a Pi-class CPU.
+    """
     k = len(classes)
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[c] for c in labels], dtype=np.int64)
     sw = np.ones(len(y), np.float32) if sample_weight is None else sample_weight.astype(
         np.float32)
-    weights = np.zeros((DIM, k), dtype=np.float32)
-    accum = np.zeros((DIM, k), dtype=np.float32)
+    lens_all = np.array([len(s) for s in samples])
+    ids, compact = np.unique(np.concatenate(samples), return_inverse=True)
+    bounds = np.concatenate([[0], np.cumsum(lens_all)])
+    local = [compact[bounds[i]:bounds[i + 1]] for i in range(len(samples))]
+    weights = np.zeros((len(ids), k), dtype=np.float32)
+    accum = np.full((len(ids), k), 1e-8, dtype=np.float32)
     bias = np.zeros(k, dtype=np.float32)
-    bias_accum = np.zeros(k, dtype=np.float32)
-    scales = np.array([1.0 / np.sqrt(max(len(s), 1)) for s in samples], dtype=np.float32)
+    bias_accum = np.full(k, 1e-8, dtype=np.float32)
+    scales = (1.0 / np.sqrt(np.maximum(lens_all, 1))).astype(np.float32)
     rng = np.random.default_rng(seed)
     for _ in range(epochs):
         order = rng.permutation(len(y))
         for start in range(0, len(order), batch):
             rows_b = order[start:start + batch]
-            lens = np.array([len(samples[r]) for r in rows_b])
-            flat = np.concatenate([samples[r] for r in rows_b])
+            lens = lens_all[rows_b]
+            flat = np.concatenate([local[r] for r in rows_b])
             owner = np.repeat(np.arange(len(rows_b)), lens)
             occ_scale = scales[rows_b][owner][:, None]
-            contrib = weights[flat] * occ_scale
-            offsets = np.concatenate([[0], np.cumsum(lens)[:-1]])
-            logits = np.add.reduceat(contrib, offsets, axis=0) + bias
+            contrib = (weights[flat] * occ_scale).T
+            logits = np.stack([np.bincount(owner, c, len(rows_b)) for c in contrib], axis=1)
+            logits += bias
             logits -= logits.max(axis=1, keepdims=True)
             p = np.exp(logits)
             p /= p.sum(axis=1, keepdims=True)
             p[np.arange(len(rows_b)), y[rows_b]] -= 1.0
             g = p * sw[rows_b][:, None] / len(rows_b)
             uniq, inv = np.unique(flat, return_inverse=True)
-            grad = np.zeros((len(uniq), k), dtype=np.float32)
-            np.add.at(grad, inv, g[owner] * occ_scale)
+            occ_grad = (g[owner] * occ_scale).T
+            grad = np.stack([np.bincount(inv, c, len(uniq)) for c in occ_grad], axis=1)
             grad += l2 * weights[uniq]
             accum[uniq] += grad * grad
-            weights[uniq] -= lr * grad / (np.sqrt(accum[uniq]) + 1e-6)
+            weights[uniq] -= lr * grad / np.sqrt(accum[uniq])
             gb = g.sum(axis=0)
             bias_accum += gb * gb
-            bias -= lr * gb / (np.sqrt(bias_accum) + 1e-6)
-    return LinearModel(weights, bias, classes, {"feature_version": FEATURE_VERSION})
+            bias -= lr * gb / np.sqrt(bias_accum)
+    table = np.zeros((DIM, k), dtype=np.float32)
+    table[ids] = weights
+    return LinearModel(table, bias, classes, {"feature_version": FEATURE_VERSION})

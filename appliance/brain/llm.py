@@ -62,6 +62,10 @@ class LlmEngine:
                 "(with --find-links ../shared/wheels to skip the long compile)"
             ) from exc
         self.model_path = Path(model_path)
+        if self.model_path.is_dir():  # a fetched model resolves to its directory
+            ggufs = sorted(self.model_path.glob("*.gguf"))
+            if len(ggufs) == 1:
+                self.model_path = ggufs[0]
         if not self.model_path.is_file():
             raise LlmError(f"LLM model file not found: {self.model_path}; "
                            "run `appliance models fetch` or check brain.llm_model")
@@ -122,15 +126,16 @@ class LlmEngine:
             if cancel.is_set():
                 self.last = GenerationStats(0, 0, 0.0, 0.0, True)
                 return
-            chunks = self._chunks(question, turns, limit)
+            chunks = self._chunks(question, turns, limit, cancel)
             try:
-                for piece in chunks:
-                    if cancel.is_set():
+                while not cancel.is_set():  # checked before each token is computed
+                    piece = next(chunks, None)
+                    if piece is None:
                         break
                     n += 1
                     if n == 1:
                         first = time.monotonic() - t0
-                    if n == 1 or not first_text:
+                    if not first_text:
                         piece = piece.lstrip()  # the model's leading space after "Asistente:"
                     if piece:
                         first_text = True
@@ -142,14 +147,36 @@ class LlmEngine:
                 self.last = GenerationStats(self._llm.n_tokens - n, n, first,
                                             time.monotonic() - t0, cancel.is_set())
 
-    def _chunks(self, question: str, turns: Sequence[Turn], limit: int) -> Iterator[str]:
+    def _chunks(self, question: str, turns: Sequence[Turn], limit: int,
+                cancel: threading.Event) -> Iterator[str]:
+        from llama_cpp import StoppingCriteriaList
+
+        # Checked by llama-cpp after every sampled token, even while it holds text back
+        # (a possible stop-string prefix), so a cancel never costs more than one token.
+        stop_now = StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
         common: dict[str, Any] = dict(max_tokens=limit, temperature=self.temperature, top_k=40,
-                                      top_p=0.9, repeat_penalty=1.1, stream=True)
+                                      top_p=0.9, repeat_penalty=1.1, stream=True,
+                                      stopping_criteria=stop_now)
         if self.mode == "fewshot":
-            for chunk in self._llm.create_completion(
-                prompt.fewshot(turns, question), stop=list(prompt.STOPS), **common
-            ):
-                yield chunk["choices"][0]["text"]
+            source: str | list[int] = prompt.fewshot(turns, question)
+            stops = list(prompt.STOPS)
         else:
-            for chunk in self._llm.create_chat_completion(prompt.chat(turns, question), **common):
-                yield chunk["choices"][0]["delta"].get("content") or ""
+            source, stops = self._chat_tokens(prompt.chat(turns, question))
+        for chunk in self._llm.create_completion(source, stop=stops, **common):
+            yield chunk["choices"][0]["text"]
+
+    def _chat_tokens(self, messages: list[dict[str, str]]) -> tuple[list[int], list[str]]:
+        """The model's own chat template, rendered here so generation goes through
+        create_completion (create_chat_completion takes no stopping criteria)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self._llm
+        special = {"eos_token": llm.token_eos(), "bos_token": llm.token_bos()}
+        names = {k: llm.detokenize([v], special=True).decode("utf-8", "ignore")
+                 if v >= 0 else "" for k, v in special.items()}
+        fmt = Jinja2ChatFormatter(template=llm.metadata["tokenizer.chat_template"], **names)
+        res = fmt(messages=messages)
+        tokens = llm.tokenize(res.prompt.encode("utf-8"), add_bos=not res.added_special,
+                              special=True)
+        stops = [s for s in ([res.stop] if isinstance(res.stop, str) else res.stop or []) if s]
+        return tokens, stops

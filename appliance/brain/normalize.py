@@ -15,7 +15,8 @@ from appliance.brain.numbers import spell
 _CLOCK = re.compile(r"\b(\d{1,2})[:.h](\d{2})\b")
 _THOUSANDS = re.compile(r"\b\d{1,3}(?:\.\d{3})+\b")
 _DECIMAL = re.compile(r"\b(\d+)[,.](\d+)\b")
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"\d+(?=\s*([a-záéíóúñ]*))")
+_FEMININE = ("hora", "horas", "persona", "personas", "taza", "tazas", "vez", "veces")
 _GLUED_UNIT = re.compile(r"(\d)(h|min|mins|s|seg|segs)\b")
 _APOSTROPHE = re.compile(r"['’`´]")
 _NON_WORD = re.compile(r"[^a-z0-9ñ ]+")
@@ -33,7 +34,14 @@ def _spell_digits(text: str) -> str:
     text = _THOUSANDS.sub(lambda m: m.group(0).replace(".", ""), text)
     text = _DECIMAL.sub(lambda m: f"{m.group(1)} coma {m.group(2).lstrip('0') or '0'}", text)
     text = _GLUED_UNIT.sub(r"\1 \2", text)
-    return _DIGITS.sub(lambda m: f" {spell(int(m.group(0)))} ", text)
+    return _DIGITS.sub(_number_words, text)
+
+
+def _number_words(m: re.Match[str]) -> str:
+    """'1 hora' -> 'una hora', '21 minutos' -> 'veintiun minutos': as Vosk writes them."""
+    n, nxt = int(m.group(0)), m.group(1)
+    gender = ("f" if nxt in _FEMININE else "m") if nxt and nxt not in ("y", "coma") else ""
+    return f" {spell(n, gender)} "
 
 
 def strip_accents(text: str) -> str:

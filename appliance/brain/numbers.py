@@ -160,7 +160,7 @@ def parse_duration(text: str) -> int | None:
         q = _quantity(tokens, i)
         if q is not None and q[1] < len(tokens) and tokens[q[1]] in _UNIT_SECONDS:
             value, j = q
-        elif tokens[i] in _SINGULAR_UNITS:
+        elif tokens[i] in _SINGULAR_UNITS and _bare_unit_counts(tokens, i):
             value, j = 1.0, i
         else:
             i += 1
@@ -180,17 +180,26 @@ def parse_duration(text: str) -> int | None:
     return int(round(total)) if found and total > 0 else None
 
 
+def _bare_unit_counts(tokens: list[str], i: int) -> bool:
+    """'hora y media' means one and a half hours; 'qué hora es' means no duration at all."""
+    if _fraction_after(tokens, i + 1)[0] > 0:
+        return True
+    return (i + 2 < len(tokens) and tokens[i + 1] in _AND
+            and parse_number(tokens, i + 2) is not None)
+
+
 _NAME_STOP = {
     "de", "del", "y", "en", "por", "favor", "un", "una", "minuto", "minutos", "hora", "horas",
     "segundo", "segundos", "temporizador", "alarma", "que", "ya", "ahora", "timer", "please",
     "cuanto", "cuantos", "queda", "quedan", "le", "falta", "faltan", "for", "the", "a",
+    "porfa", "gracias", "timers", "alarm",
 }
+_WORDS = r"(?=([a-zñ]+(?:\s+[a-zñ]+)?))"  # a lookahead, so one match never hides the next
 _NAME_PATTERNS = [
-    re.compile(r"\b(?:para|de)\s+(el|la|los|las)\s+([a-zñ]+(?:\s+[a-zñ]+)?)"),
-    re.compile(r"\b(?:llamado|llamada|que se llame|con el nombre|called|named)\s+"
-               r"()([a-zñ]+(?:\s+[a-zñ]+)?)"),
-    re.compile(r"\bdel\s+()([a-zñ]+(?:\s+[a-zñ]+)?)"),
-    re.compile(r"\bfor\s+(the)\s+([a-z]+)"),
+    re.compile(r"\b(?:para|de)\s+(el|la|los|las)\s+" + _WORDS),
+    re.compile(r"\b(?:llamado|llamada|que se llame|con el nombre|called|named)\s+()" + _WORDS),
+    re.compile(r"\bdel\s+()" + _WORDS),
+    re.compile(r"\bfor\s+(the)\s+" + _WORDS),
 ]
 
 

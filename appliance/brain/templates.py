@@ -226,11 +226,16 @@ class Templates:
             vals["volume"] = spell(int(context["volume"])) + " por ciento"
         return vals
 
-    def choose(self, key: str) -> str:
+    def choose(self, key: str, available: set[str] | frozenset[str] = frozenset()) -> str:
+        """A variation whose slots are all available, never the one used last for this case
+        (unless it is the only one)."""
         variants = self.table[key]
+        usable = [i for i, v in enumerate(variants) if set(_SLOT.findall(v)) <= available]
+        if not usable:
+            raise KeyError(f"no template for {key!r} with slots {sorted(available)}")
         with self._lock:
             last = self._last.get(key)
-            options = [i for i in range(len(variants)) if i != last] or [0]
+            options = [i for i in usable if i != last] or usable
             i = self._rng.choice(options)
             self._last[key] = i
         return variants[i]
@@ -247,11 +252,8 @@ class Templates:
             key = f"{intent}.default"
         if key not in self.table:
             raise KeyError(f"no templates for intent {intent!r}")
-        template = self.choose(key)
         vals = self.values(intent, slots, now, context)
-        missing = [s for s in _SLOT.findall(template) if s not in vals]
-        if missing:
-            raise KeyError(f"template {key!r} needs slots {missing} not given")
+        template = self.choose(key, {k for k, v in vals.items() if v})
         opening, rest = split_opening(template)
         rest_text = string.Formatter().vformat(rest, (), vals) if rest else ""
         opening = _cap(opening)

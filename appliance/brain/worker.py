@@ -20,11 +20,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from appliance.brain.context import Conversation
 from appliance.brain.filler_policy import FillerPolicy
 from appliance.brain.llm import LlmEngine, LlmError
+from appliance.brain.output import FillerSource, Prerendered, alarm_tone
 from appliance.brain.scheduler import InterruptPredictor
 from appliance.brain.timers import TimerError, TimerEvent, TimerService
 from appliance.brain.volume import Volume
@@ -34,19 +33,7 @@ from appliance.pipeline.worker import InboxWorker
 from appliance.speak.messages import Finished, Priority, SpeakRequest, Started, new_id
 from appliance.speak.splitter import SentenceSplitter
 
-Prerendered = Callable[[str], "tuple[np.ndarray, int] | None"]
-FillerSource = Callable[[int], "SpeakRequest | None"]  # answer id -> LOW filler request
 NO_LLM = "Lo siento, ahora mismo no puedo pensar en eso."
-
-
-def alarm_tone(rate: int = 24000) -> np.ndarray:
-    """Three short two-tone beeps (1.2 s): recognisable over kitchen noise, no model needed."""
-    t = np.arange(int(0.18 * rate)) / rate
-    env = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
-    beep = np.concatenate([np.sin(2 * np.pi * 880 * t), np.sin(2 * np.pi * 660 * t)]) * 0.5
-    beep *= np.concatenate([env, env])
-    gap = np.zeros(int(0.04 * rate))
-    return np.concatenate([beep, gap] * 3).astype(np.float32)
 
 
 class BrainWorker(InboxWorker):
@@ -89,7 +76,8 @@ class BrainWorker(InboxWorker):
         self._alarm = alarm_tone(settings.audio.playback_rate)
         self._lock = threading.Lock()  # answer bookkeeping shared with playback-event senders
         self._answers: dict[int, dict[str, Any]] = {}  # id -> {"total", "chars", "started"}
-        self.last_timing: dict[str, float] = {}
+        self.last_timing: dict[str, float] = {}  # seconds from the transcript, last answer
+        self._t0 = time.monotonic()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -144,7 +132,10 @@ class BrainWorker(InboxWorker):
     def on_timer(self, ev: TimerEvent) -> None:
         """Alarm at HIGH priority: announce on fire, beep on every ring."""
         if ev.kind == "fired":
-            text = self.templates.render("timer_done", {"name": ev.timer.name}).text
+            try:
+                text = self.templates.render("timer_done", {"name": ev.timer.name}).text
+            except KeyError:  # no template for it: the alarm must sound anyway
+                text = "¡Se ha acabado el temporizador!"
             self.out(SpeakRequest(audio=self._alarm, rate=self.settings.audio.playback_rate,
                                   priority=Priority.HIGH, kind="alarm"))
             self.out(SpeakRequest(text=text, priority=Priority.HIGH, kind="alarm", last=True))
@@ -155,25 +146,25 @@ class BrainWorker(InboxWorker):
     # --- answering ------------------------------------------------------------------------
 
     def answer(self, msg: Transcript) -> None:
-        t0 = msg.t_done
+        self._t0 = msg.t_done
         result = self.router.route(msg.text, self._prev_intent)
         self._prev_intent = result.intent
         answer_id = new_id()
-        self.last_timing = {"route_s": time.monotonic() - t0}
+        self.last_timing = {"route_s": time.monotonic() - self._t0}
+        outcome = "answered"
         if result.route == "template":
             text = self.template_answer(result, answer_id)
-            outcome = {"route": "template", "intent": result.intent, "text": text}
         else:
-            text = self.llm_answer(msg.text, answer_id, t0)
-            outcome = {"route": "llm", "intent": "llm", "text": text,
-                       "interrupted": self._cancel.is_set()}
+            text = self.llm_answer(msg.text, answer_id, self._t0)
+            if self._cancel.is_set():
+                outcome = "interrupted"
         if self.learning is not None:
             try:
-                self.learning.record(result, "interrupted" if self._cancel.is_set()
-                                     else "answered")
+                self.learning.record(result, outcome)
             except Exception:
                 self.log.exception("brain: learning log failed")
-        self.log.info("brain: %r -> %s", msg.text, outcome)
+        self.log.info("brain: %r -> %s %s (%s): %r", msg.text, result.route, result.intent,
+                      outcome, text[:80])
 
     def _say(self, answer_id: int, index: int, text: str, last: bool,
              priority: Priority = Priority.NORMAL) -> None:
@@ -186,9 +177,7 @@ class BrainWorker(InboxWorker):
             req = SpeakRequest(text=text, priority=priority, answer=answer_id, index=index,
                                last=last)
         self.out(req)
-        if index == 0:
-            self.last_timing.setdefault("first_out_s", time.monotonic() - req.t
-                                        + self.last_timing.get("route_s", 0.0))
+        self.last_timing.setdefault("first_out_s", time.monotonic() - self._t0)
 
     def template_answer(self, result: Any, answer_id: int) -> str:
         intent, slots = result.intent, dict(result.slots)
@@ -249,6 +238,8 @@ class BrainWorker(InboxWorker):
         text, index = "", 0
         with self._lock:
             self._answers[answer_id] = {"total": 0, "chars": 0, "started": 0}
+            while len(self._answers) > 8:  # playback events not wired: do not grow forever
+                self._answers.pop(next(iter(self._answers)))
         try:
             with contextlib.closing(self.llm.stream(question, turns, cancel=self._cancel)) as gen:
                 for piece in gen:

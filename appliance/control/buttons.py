@@ -72,7 +72,7 @@ class ButtonLogic:
                 events.append(ButtonEvent("release", t))
                 if not self._long_fired:
                     events.append(ButtonEvent("click", t))
-        if self.pressed and not self._long_fired and t - self._press_t >= self.long_s:
+        if self.pressed and not self._long_fired and t >= self._press_t + self.long_s:
             self._long_fired = True
             events.append(ButtonEvent("long", t))
         return events

@@ -2,9 +2,10 @@
 
 The worker drives paho's network loop itself (``loop()`` in ``step``), so reconnects use our
 own backoff, the supervisor's heartbeat stays fresh while the broker is away, and a crash is
-restarted like any other stage. State, events and errors may be published from any thread
-(paho's publish is thread-safe); state publishes are ordered by a sequence number so a
-reconnect's full republish can never overwrite a newer change with an older one.
+restarted like any other stage. State, events and errors may be published from any thread:
+paho queues them and only this worker's thread writes the socket (two threads writing one
+socket could interleave partial packets). State publishes are ordered by a sequence number so
+a reconnect's full republish can never overwrite a newer change with an older one.
 
 Commands arrive with QoS 1 on a persistent session (clean session off), so the broker keeps
 what was sent while we were away. QoS 1 may deliver twice when an acknowledgement was lost in a
@@ -63,6 +64,7 @@ class MqttWorker(Worker):
         self._backoff = Backoff(self.log, settings.reconnect_min_s, settings.reconnect_max_s)
         self._unsubscribe: list[Any] = []
         self.connects = 0  # successful connections so far (read by tests and the bench)
+        self.attempts = 0  # connection attempts so far
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -88,6 +90,9 @@ class MqttWorker(Worker):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        # Registering a write callback stops publish() from writing the socket in the caller's
+        # thread: every socket write then happens here, in loop(), woken by paho's socketpair.
+        client.on_socket_register_write = _writes_happen_in_loop
         client.connect_async(s.host, s.port, keepalive=s.keepalive)
         self._client = client
         self._socket_open = False
@@ -105,6 +110,7 @@ class MqttWorker(Worker):
             if now < self._next_try:
                 time.sleep(min(0.1, self._next_try - now))
                 return
+            self.attempts += 1
             try:
                 client.reconnect()
                 self._socket_open = True
@@ -237,3 +243,7 @@ class MqttWorker(Worker):
     def _retry_later(self, what: str, exc: BaseException) -> None:
         delay = self._backoff.failed(what, exc)
         self._next_try = time.monotonic() + delay
+
+
+def _writes_happen_in_loop(client: paho.Client, userdata: Any, sock: Any) -> None:
+    """paho's external-loop hook: nothing to do, the worker's ``loop()`` writes queued data."""

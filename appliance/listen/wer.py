@@ -10,10 +10,12 @@ import re
 import unicodedata
 
 _NUMBERS = {
-    "es": "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce "
-    "quince dieciseis diecisiete dieciocho diecinueve veinte".split(),
-    "en": "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split(),
+    "es": ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve",
+           "diez", "once", "doce", "trece", "catorce", "quince", "dieciseis", "diecisiete",
+           "dieciocho", "diecinueve", "veinte"),
+    "en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+           "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+           "eighteen", "nineteen", "twenty"),
 }
 _TENS = {
     "es": {30: "treinta", 40: "cuarenta", 50: "cincuenta", 60: "sesenta", 100: "cien",
@@ -33,7 +35,7 @@ def normalize(text: str, language: str = "es") -> list[str]:
     for w in text.split():
         if w.isdigit():
             n = int(w)
-            nums, tens = _NUMBERS.get(language, []), _TENS.get(language, {})
+            nums, tens = _NUMBERS.get(language, ()), _TENS.get(language, {})
             w = nums[n] if n < len(nums) else tens.get(n, w)
         words.append(_ABBREV.get(language, {}).get(w, w))
     return words

@@ -27,7 +27,7 @@ FILLERS: dict[str, tuple[str, ...]] = {
 # What the engine is given for interjections espeak-ng would otherwise spell out letter by
 # letter ("mm" -> "eme eme"): espeak's own phoneme notation, understood by every engine here
 # (espeak directly; Kokoro and Piper through espeak's IPA).
-SPOKEN: dict[str, str] = {"mm": "[[m:]]", "hmm": "[[hm:]]", "mmm": "[[m::]]", "ok": "okey"}
+SPOKEN: dict[str, str] = {"mm": "[[m:]]", "hmm": "[[hm:]]", "mmm": "[[m:m:]]", "ok": "okey"}
 
 
 @dataclass(frozen=True)

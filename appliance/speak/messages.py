@@ -91,7 +91,7 @@ class Utterance:
     text: str = ""
     kind: Kind = "answer"
     last: bool = False
-    t_request: float = 0.0  # when its text (or audio) became available
+    t_request: float = field(default_factory=now)  # when its text (or audio) became available
     t_ready: float = field(default_factory=now)  # when synthesis finished
     id: int = field(default_factory=new_id)
 

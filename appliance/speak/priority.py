@@ -63,9 +63,10 @@ class PriorityQueue:
         self._seq = 0
         self._current: Utterance | None = None
         self._stop: tuple[int, str, float] | None = None  # (utterance id, reason, t requested)
-        self._cutoff = 0.0  # utterances requested before this (monotonic) belong to a cut turn
+        self._cutoff = float("-inf")  # utterances requested before this belong to a cut turn
         self._dead_answers: deque[int] = deque(maxlen=64)
-        self._seen: set[int] = set()
+        self._seen: set[int] = set()  # recent ids, to refuse a second put of one utterance
+        self._seen_order: deque[int] = deque()
         self._ledger: deque[tuple[int, str]] = deque(maxlen=ledger_size)
         self._counts = {PLAYED: 0, STOPPED: 0, FLUSHED: 0}
         self._waits = {p: _WaitStats() for p in Priority}
@@ -78,22 +79,27 @@ class PriorityQueue:
     def put(self, utt: Utterance) -> bool:
         """Queue an utterance; False if it was flushed at once (its turn was cut)."""
         done: list[tuple[Utterance, str, str]] = []
+        accepted = False
         with self._cond:
             if utt.id in self._seen:
                 raise ValueError(f"utterance {utt.id} was already queued once")
             self._seen.add(utt.id)
+            self._seen_order.append(utt.id)
+            if len(self._seen_order) > 4096:
+                self._seen.discard(self._seen_order.popleft())
             if utt.t_request <= self._cutoff:
                 self._finish(utt, FLUSHED, "interrupted before it was queued", done)
             elif utt.priority < Priority.HIGH and utt.answer and utt.answer in self._dead_answers:
                 self._finish(utt, FLUSHED, "its answer was preempted", done)
             else:
+                accepted = True
                 if utt.priority == Priority.HIGH:
                     self._preempt(done)
                 self._seq += 1
                 self._items.append(_Entry(utt, self.clock(), self._seq))
                 self._cond.notify_all()
         self._report(done)
-        return not done or done[-1][0] is not utt
+        return accepted
 
     def _preempt(self, done: list[tuple[Utterance, str, str]]) -> None:
         """HIGH arrived: flush queued NORMAL/LOW, stop the NORMAL/LOW one playing."""
@@ -164,6 +170,11 @@ class PriorityQueue:
     @staticmethod
     def _rank(e: _Entry) -> int:
         return max(e.utt.priority, Priority.NORMAL) if e.boosted else e.utt.priority
+
+    def busy(self) -> bool:
+        """Something is queued or playing (the producer resets its timeline when not)."""
+        with self._cond:
+            return bool(self._items) or self._current is not None
 
     def peek_priority(self) -> Priority | None:
         """Priority of what ``get`` would return now (boost not applied); None if empty."""

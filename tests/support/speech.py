@@ -1,4 +1,4 @@
-"""Test audio: Spanish utterances with known boundaries (espeak-ng), and noises.
+"""Test audio: Spanish utterances with known boundaries (Kokoro clips, espeak-ng), noises.
 
 The generator itself lives in the package (appliance.demo_speech) because the demo and the
 benchmark use it too; this module adds what only tests need.
@@ -8,26 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from appliance.demo_speech import RATE, Utterance, compose, espeak, to_int16
+from appliance.demo_speech import (
+    RATE,
+    SENTENCES,
+    Utterance,
+    compose,
+    espeak,
+    recorded,
+    to_int16,
+)
+
+SPANISH_SENTENCES = SENTENCES
 
 __all__ = ["RATE", "SPANISH_SENTENCES", "Utterance", "brown_noise", "compose", "espeak",
-           "to_int16", "white_noise"]
-
-# Short kitchen-speaker sentences; espeak-ng at 130 words/min is slow enough for Whisper base.
-SPANISH_SENTENCES: tuple[str, ...] = (
-    "Hola, ¿qué hora es?",
-    "Pon un temporizador de cinco minutos.",
-    "¿Cuál es la capital de Francia?",
-    "Sube el volumen, por favor.",
-    "Mañana por la mañana va a llover.",
-    "Necesito comprar leche y pan.",
-    "¿Cuántos gramos tiene un kilo?",
-    "La cena estará lista a las ocho.",
-    "Apaga la luz de la cocina.",
-    "Muchas gracias por tu ayuda.",
-    "El agua hierve a cien grados.",
-    "Quiero escuchar música tranquila.",
-)
+           "recorded", "to_int16", "white_noise"]
 
 
 def white_noise(seconds: float, level: float = 0.3, seed: int = 1) -> np.ndarray:

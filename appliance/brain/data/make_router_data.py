@@ -19,6 +19,7 @@ from appliance.brain.data.router_patterns import (
     DURATIONS,
     FOODS,
     GREETS,
+    MORE,
     NAMES,
     PATTERNS,
     PLACES,
@@ -54,6 +55,21 @@ def fill(pattern: str, rng: random.Random, digits: bool) -> tuple[str, dict]:
     return re.sub(r"\s+", " ", text).strip(), slots
 
 
+PREFIXES = ["oye, ", "a ver, ", "eh, ", "asistente, ", "perdona, ", "oye, cocina, "]
+SUFFIXES = [", por favor", " ya", " ahora", ", porfa"]
+
+
+def decorate(text: str, rng: random.Random) -> str:
+    """A spoken lead-in or tail, as people add them; the same pools for every class, so they
+    carry no label by themselves."""
+    r = rng.random()
+    if r < 0.35:
+        return rng.choice(PREFIXES) + text[:1].lower() + text[1:]
+    if r < 0.6:
+        return text.rstrip("?!.") + rng.choice(SUFFIXES) + ("?" if text.endswith("?") else "")
+    return text
+
+
 def generate(seed: int = SEED) -> list[dict]:
     rng = random.Random(seed)
     rows: list[dict] = []
@@ -68,12 +84,14 @@ def generate(seed: int = SEED) -> list[dict]:
             row["slots"] = slots
         rows.append(row)
 
-    for intent, patterns in PATTERNS.items():
-        for n, pattern in enumerate(patterns):
+    for intent in PATTERNS:
+        for n, pattern in enumerate(PATTERNS[intent] + MORE.get(intent, [])):
             group = f"{intent}:{n}"
             for k in range(PER_PATTERN):
                 vosk = k % 2 == 1
                 text, slots = fill(pattern, rng, digits=not vosk)
+                if k >= 2 and intent not in ("affirm", "deny"):
+                    text = decorate(text, rng)
                 if intent != "timer_set":
                     slots = {key: v for key, v in slots.items() if key != "seconds"}
                 emit(vosk_style(text) if vosk else text, intent, None, group, slots)

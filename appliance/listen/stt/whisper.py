@@ -6,6 +6,7 @@ and decode at speech end. The model is loaded once per engine object.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -28,6 +29,8 @@ class WhisperEngine:
     def __init__(self, model_dir: str | Path, settings: SttSettings) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
         from faster_whisper import WhisperModel
+
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # one INFO per decode
 
         self.language = settings.language
         self.beam_size = settings.beam_size

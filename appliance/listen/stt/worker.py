@@ -7,6 +7,7 @@ Transcript - also when the text is empty, so downstream always learns the uttera
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from appliance.config import SttSettings
@@ -43,9 +44,11 @@ class SttWorker(InboxWorker):
         self._utterance = 0
         self._t_start = 0.0
         self._last_partial = ""
+        self._lock = threading.Lock()  # the counters below are read by other threads
         self.finals = 0
         self.decode_s = 0.0  # total time spent finalizing (for the real-time factor)
         self.audio_s = 0.0
+        self.last_decode: dict[int, float] = {}  # utterance -> seconds its final took
 
     def setup(self) -> None:
         if self.engine is None:
@@ -61,7 +64,8 @@ class SttWorker(InboxWorker):
             if self._session is None or msg.utterance != self._utterance:
                 return  # its start was lost to an interrupt: nothing to attach it to
             self._session.feed(msg.samples)
-            self.audio_s += len(msg.samples) / 16000
+            with self._lock:
+                self.audio_s += len(msg.samples) / 16000
             self._publish_partial()
         elif isinstance(msg, SpeechEnd):
             if self._session is None or msg.utterance != self._utterance:
@@ -69,8 +73,13 @@ class SttWorker(InboxWorker):
             session, self._session = self._session, None
             t = now()
             text = session.final()
-            self.decode_s += now() - t
-            self.finals += 1
+            took = now() - t
+            with self._lock:
+                self.decode_s += took
+                self.finals += 1
+                self.last_decode[msg.utterance] = took
+                if len(self.last_decode) > 16:
+                    del self.last_decode[min(self.last_decode)]
             self._put(Transcript(msg.utterance, text, True, msg.t_start, msg.t_end,
                                  msg.t_detected, engine=self._engine_name(),
                                  language=self.settings.language))
@@ -81,8 +90,16 @@ class SttWorker(InboxWorker):
         self._session = None
 
     def stats(self) -> dict[str, Any]:
-        rtf = self.decode_s / self.audio_s if self.audio_s else 0.0
-        return {"finals": self.finals, "decode_s": round(self.decode_s, 3), "rtf": rtf}
+        """``rtf``: seconds spent finalizing per second of utterance audio."""
+        with self._lock:
+            rtf = self.decode_s / self.audio_s if self.audio_s else 0.0
+            return {"finals": self.finals, "decode_s": round(self.decode_s, 3), "rtf": rtf,
+                    "audio_s": round(self.audio_s, 3)}
+
+    def decode_time(self, utterance: int) -> float | None:
+        """How long the final transcript of a recent utterance took to compute."""
+        with self._lock:
+            return self.last_decode.get(utterance)
 
     def _publish_partial(self) -> None:
         assert self._session is not None and self.engine is not None

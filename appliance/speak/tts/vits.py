@@ -122,6 +122,7 @@ class VitsEngine:
         self._threads = threads
         self._speaker = speaker
         self._lock = threading.Lock()
+        self._generate_lock = threading.Lock()  # one synthesis at a time per engine
         self._instances: OrderedDict[tuple[float, float], object] = OrderedDict()
         self._noted = threading.Event()
         first = style or StyleSettings()
@@ -170,7 +171,9 @@ class VitsEngine:
         gen.sid = self._speaker
         gen.speed = style.speed  # sherpa-onnx uses length_scale = 1 / speed
         gen.phoneme_codepoints = [[ord(c) for c in s] for s in sentences]
-        audio = self._tts(style.noise_scale, style.noise_scale_w).generate(text, gen)
+        tts = self._tts(style.noise_scale, style.noise_scale_w)
+        with self._generate_lock:
+            audio = tts.generate(text, gen)
         if audio.sample_rate != self.sample_rate:
             raise TtsError(f"vits: model gave {audio.sample_rate} Hz, expected {self.sample_rate}")
         return np.asarray(audio.samples, dtype=np.float32)

@@ -1,0 +1,134 @@
+"""``appliance demo``: the input half end to end on this machine, no sound card needed.
+
+Spanish utterances (shipped Kokoro clips) with silence between them become the input file of
+a file-backed ALSA capture PCM defined in a temporary ALSA config; the real pipeline
+(capture -> Silero VAD -> STT) runs on it, and each utterance is printed with where it really
+was, where the VAD put it, what STT heard and how long that took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+STOCK_ALSA = "/usr/share/alsa/alsa.conf"
+DEVICE = "appliance_demo_mic"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from appliance.cli import add_config_arg
+
+    p = sub.add_parser("demo", help="run the pipeline on synthesized Spanish speech",
+                       description=__doc__)
+    add_config_arg(p)
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                   help="give up after this many seconds (default 300)")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from appliance import config
+
+    return run_input_demo(config.load(args.config), timeout=args.timeout)
+
+
+def alsa_capture_config(directory: Path, raw: Path, name: str = DEVICE) -> Path:
+    """A one-PCM ALSA config: ``name`` reads ``raw`` (S16_LE mono), like a microphone."""
+    conf = directory / "asound-demo.conf"
+    conf.write_text(
+        f'pcm.{name} {{ type file slave.pcm "null" file "/dev/null" '
+        f'infile "{raw}" format "raw" }}\n'
+    )
+    return conf
+
+
+def run_input_demo(settings, *, timeout: float = 300.0, out: TextIO = sys.stdout) -> int:
+    import numpy as np
+
+    from appliance import config
+    from appliance.app import Appliance
+    from appliance.demo_speech import DEMO_SENTENCES, compose, recorded, to_int16
+    from appliance.listen.wer import wer
+    from appliance.pipeline.inbox import Inbox
+    from appliance.pipeline.messages import Transcript
+
+    clips = recorded(DEMO_SENTENCES)
+    signal, truth = compose(clips, lead_s=1.0, gap_s=1.5, tail_s=2.0)
+    # A file PCM repeats its last buffer once the file ends: end on plenty of silence and
+    # stop capturing before that point.
+    period = settings.audio.sample_rate * settings.audio.period_ms // 1000
+    if settings.audio.sample_rate != 16000:
+        settings = config.replace(settings, audio={"sample_rate": 16000})
+        period = 16000 * settings.audio.period_ms // 1000
+    frames = len(signal) // period
+    pcm = to_int16(np.concatenate([signal, np.zeros(16000, np.float32)]))
+
+    with tempfile.TemporaryDirectory(prefix="appliance-demo-") as tmp:
+        raw = Path(tmp) / "mic.raw"
+        raw.write_bytes(pcm.tobytes())
+        conf = alsa_capture_config(Path(tmp), raw)
+        os.environ["ALSA_CONFIG_PATH"] = f"{STOCK_ALSA}:{conf}"
+        settings = config.replace(settings, audio={"capture_device": DEVICE})
+
+        print(f"demo: {len(truth)} utterances, {len(signal) / 16000:.1f} s of audio through "
+              f"ALSA PCM {DEVICE!r} -> VAD -> STT ({settings.stt.engine}, "
+              f"{settings.stt.language})", file=out, flush=True)
+        transcripts = Inbox(256)
+        t_load = time.monotonic()
+        app = Appliance(settings, transcripts=transcripts, max_frames=frames)
+        # The file PCM is not paced: it delivers the whole file at once. Let the VAD's inbox
+        # hold all of it instead of dropping the oldest frames as it would live.
+        app.vad.inbox.maxsize = frames + 64
+        app.start()
+        finals: list[Transcript] = []
+        deadline = time.monotonic() + timeout
+        try:
+            if not app.supervisor.wait_ready(timeout):
+                print("demo: the pipeline did not start", file=sys.stderr)
+                return 1
+            print(f"demo: models loaded in {time.monotonic() - t_load:.1f} s", file=out)
+            quiet_since = time.monotonic()
+            while len(finals) < len(truth) and time.monotonic() < deadline:
+                msg = transcripts.get(0.2)
+                if isinstance(msg, Transcript) and msg.final:
+                    finals.append(msg)
+                    _print_utterance(out, msg, truth, app.stt.decode_time(msg.utterance))
+                busy = (msg is not None or not app.capture.finished.is_set()
+                        or len(app.vad.inbox) or len(app.stt.inbox)
+                        or app.vad.utterances > len(finals))
+                if busy:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since > 5.0:
+                    break  # all captured and processed: nothing more will come
+        finally:
+            app.stop(2.0)
+
+    refs = [u.text for u in truth[: len(finals)]]
+    score = wer(refs, [f.text for f in finals], settings.stt.language) if finals else 1.0
+    print(f"demo: {len(finals)}/{len(truth)} utterances transcribed, word error rate "
+          f"{score:.0%}; STT real-time factor {app.stt.stats()['rtf']:.2f}", file=out)
+    return 0 if len(finals) == len(truth) else 1
+
+
+def _print_utterance(out: TextIO, msg, truth, decode_s: float | None) -> None:
+    true = truth[msg.utterance - 1] if 0 < msg.utterance <= len(truth) else None
+    where = f"{msg.t_start:6.2f}-{msg.t_end:6.2f} s"
+    if true is not None:
+        where += (f" (true {true.start:.2f}-{true.end:.2f}, "
+                  f"error {1000 * (msg.t_start - true.start):+.0f}/"
+                  f"{1000 * (msg.t_end - true.end):+.0f} ms)")
+    print(f"[{msg.utterance}] {where}", file=out)
+    print(f"    heard: {msg.text}", file=out)
+    if true is not None:
+        print(f"    said:  {true.text}", file=out)
+    took = f"{1000 * decode_s:.0f} ms" if decode_s is not None else "?"
+    # The file PCM is not paced, so the VAD ends every utterance at once: the wait includes
+    # decoding the utterances before this one.
+    print(f"    STT decode {took}; transcript ready "
+          f"{1000 * (msg.t_done - msg.t_detected):.0f} ms after the VAD's speech-end decision",
+          file=out, flush=True)

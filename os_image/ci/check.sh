@@ -1,0 +1,20 @@
+#!/bin/sh
+# Inside the booted CI container, after appliance.service started: records its state, its
+# credentials as the kernel sees them, and whether the watchdog is being petted.
+set -u
+show() { systemctl show appliance.service -p "$1" --value; }
+pid=$(show MainPID)
+echo "ci-check: ActiveState=$(show ActiveState) SubState=$(show SubState) MainPID=$pid"
+echo "ci-check: NRestarts=$(show NRestarts) Result=$(show Result)"
+first=$(show WatchdogTimestampMonotonic)
+if [ "$pid" != 0 ]; then
+  grep -E '^(Uid|Gid|Groups):' "/proc/$pid/status" | tr '\t' ' ' | sed 's/^/ci-check: /'
+  echo "ci-check: user=$(stat -c %U "/proc/$pid")"
+fi
+sleep 5  # the CI drop-in sets WatchdogSec=4: pings every 2 s
+echo "ci-check: WatchdogTimestampMonotonic first=$first later=$(show WatchdogTimestampMonotonic)"
+echo "ci-check: StatusText=$(show StatusText)"
+echo "ci-check: ActiveState=$(show ActiveState) after 5 s; NRestarts=$(show NRestarts)"
+getent group audio gpio | sed 's/^/ci-check: group /'
+/opt/appliance/venv/bin/appliance --version | sed 's/^/ci-check: /'
+echo "ci-check: done"

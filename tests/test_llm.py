@@ -1,0 +1,91 @@
+"""The local LLM with the packaged Gemma 3 270M base model (few-shot prompt), loaded once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from appliance import config
+from appliance.brain import prompt
+from appliance.brain.context import Conversation
+from appliance.brain.llm import LlmEngine
+from appliance.system.modelstore import ModelStore
+
+pytestmark = pytest.mark.slow
+
+SPANISH = {"el", "la", "de", "es", "en", "un", "una", "que", "los", "las", "y", "del", "se"}
+
+
+@pytest.fixture(scope="module")
+def engine() -> LlmEngine:
+    settings = config.from_dict({"brain": {"llm_context_tokens": 1024, "llm_max_tokens": 24}})
+    path = ModelStore(settings.cache_path).resolve(settings.brain.llm_model)
+    return LlmEngine(path, n_threads=settings.brain.llm_threads, n_ctx=1024, max_tokens=24)
+
+
+def test_base_model_gets_the_fewshot_prompt(engine):
+    assert engine.mode == "fewshot"
+    text = engine.render("¿Qué es un sofrito?")
+    assert text.startswith(prompt.SYSTEM)
+    assert text.endswith("Usuario: ¿Qué es un sofrito?\nAsistente:")
+
+
+def test_streams_spanish_text_piece_by_piece(engine):
+    pieces = list(engine.stream("¿Qué es una tortilla de patatas?", max_tokens=20))
+    assert len(pieces) > 2
+    words = {w.strip(".,;:¿?¡!").lower() for w in "".join(pieces).split()}
+    assert words & SPANISH, "".join(pieces)
+    assert engine.last is not None and engine.last.tokens >= len(pieces)
+    assert not engine.last.cancelled
+
+
+def test_interrupt_stops_generation_within_one_token(engine):
+    cancel = threading.Event()
+    pieces = []
+    for piece in engine.stream("Cuéntame la historia del universo.", cancel=cancel,
+                               max_tokens=24):
+        pieces.append(piece)
+        if len(pieces) == 2:
+            cancel.set()
+    assert len(pieces) == 2
+    assert engine.last.cancelled
+    # tokens sampled = pieces seen (plus at most one held back as a possible stop prefix)
+    assert engine.last.tokens <= 3
+
+
+def test_interrupt_from_another_thread(engine):
+    cancel = threading.Event()
+    pieces = []
+    for piece in engine.stream("Explícame cómo se hace el pan.", cancel=cancel, max_tokens=24):
+        pieces.append(piece)
+        if len(pieces) == 1:
+            threading.Thread(target=cancel.set).start()
+    assert engine.last.cancelled and len(pieces) <= 3
+
+
+def test_previous_turn_reaches_the_second_prompt(engine):
+    conv = Conversation(4)
+    first_q = "¿Capital de Francia?"
+    first_a = "".join(engine.stream(first_q, conv.window(engine.context_budget()),
+                                    max_tokens=12))
+    assert first_a.strip()
+    conv.add(first_q, first_a)
+    turns = conv.window(engine.context_budget(), engine.count_tokens)
+    second = engine.render("¿Habitantes?", turns)
+    assert f"Usuario: {first_q}\nAsistente: {first_a.strip()}\nUsuario: ¿Habitantes?" in second
+    assert list(engine.stream("¿Habitantes?", turns, max_tokens=6))
+
+
+def test_context_window_respects_turns_budget_and_age():
+    t = [1000.0]
+    conv = Conversation(2, max_age_s=60.0, clock=lambda: t[0])
+    conv.add("uno", "primera respuesta")
+    conv.add("dos", "segunda respuesta")
+    conv.add("tres", "tercera respuesta")
+    assert [x.user for x in conv.window(10_000)] == ["dos", "tres"]
+    assert [x.user for x in conv.window(16)] == ["tres"]  # budget keeps the newest
+    assert conv.window(3) == []
+    t[0] += 61
+    assert conv.window(10_000) == []
+    assert Conversation(0).window(100) == []

@@ -1,0 +1,208 @@
+"""The playback worker on real ALSA PCMs: a file-backed PCM (byte-exact output) and a
+PulseAudio null sink (real-time paced: interrupts, a server killed and restarted)."""
+
+from __future__ import annotations
+
+import queue as stdqueue
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from appliance.audio.alsa import PcmSpec
+from appliance.audio.playback import PlaybackWorker
+from appliance.pipeline.supervisor import Supervisor
+from appliance.speak.messages import (
+    DeviceError,
+    Finished,
+    PlaybackEvent,
+    Silent,
+    Started,
+    Utterance,
+)
+from appliance.speak.priority import PLAYED, PriorityQueue
+from tests.support.alsa import alsa  # noqa: F401  (fixture)
+from tests.support.pulse import PulseServer, pulse  # noqa: F401  (fixture)
+
+RATE = 24000
+
+
+class Events:
+    """Collects playback events from the worker thread."""
+
+    def __init__(self) -> None:
+        self.q: stdqueue.Queue[PlaybackEvent] = stdqueue.Queue()
+        self.seen: list[PlaybackEvent] = []
+
+    def __call__(self, ev: PlaybackEvent) -> None:
+        self.q.put(ev)
+
+    def wait_for(
+        self, pred: Callable[[PlaybackEvent], bool], timeout: float = 10.0
+    ) -> PlaybackEvent:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                ev = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
+            except stdqueue.Empty:
+                break
+            self.seen.append(ev)
+            if pred(ev):
+                return ev
+        raise AssertionError(f"event not seen within {timeout}s; got {self.seen}")
+
+
+def tone(seconds: float, freq: float = 440.0, amp: int = 12000) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (np.sin(2 * np.pi * freq * t) * amp).astype(np.int16)
+
+
+def running(worker: PlaybackWorker) -> Iterator[Supervisor]:
+    sup = Supervisor([worker], restart_backoff_s=0.05)
+    sup.start()
+    try:
+        yield sup
+    finally:
+        assert sup.stop(3.0)
+
+
+# --- file-backed PCM: exact bytes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("level", "gain"), [(100, 1.0), (50, 0.25)])
+def test_file_pcm_receives_the_audio_byte_for_byte(alsa, level: int, gain: float) -> None:  # noqa: F811
+    out = alsa.playback("spk")
+    q = PriorityQueue()
+    events = Events()
+    worker = PlaybackWorker(q, PcmSpec("spk", RATE, 1, 240, 4), on_event=events,
+                            idle_close_s=0.0)
+    worker.set_volume(level)
+    rng = np.random.default_rng(1)
+    audio = rng.integers(-20000, 20000, 24000 * 2 + 123).astype(np.int16)  # not period-aligned
+    u = Utterance(audio, RATE, answer=1, last=True)
+    for _ in running(worker):
+        q.put(u)
+        fin = events.wait_for(lambda e: isinstance(e, Finished))
+        deadline = time.monotonic() + 5
+        while worker.stats()["device_open"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert isinstance(fin, Finished) and fin.id == u.id and fin.frames == len(audio)
+    expected = audio if gain == 1.0 else (audio.astype(np.float32) * gain).astype(np.int16)
+    data = np.frombuffer(out.read_bytes(), np.int16)
+    prefill = 240 * 3  # a fresh stream starts on a full buffer: silence, then the first period
+    assert not data[:prefill].any()
+    assert np.array_equal(data[prefill : prefill + len(audio)], expected)
+    assert not data[prefill + len(audio) :].any()  # only silence after it
+    assert q.ledger() == [(u.id, PLAYED)]
+    assert worker.stats()["speech_frames"] == len(audio)
+
+
+# --- PulseAudio null sink: real time ---------------------------------------------------------
+
+
+class MonitorRecorder:
+    """Records what the null sink actually plays, through its monitor source (parec)."""
+
+    def __init__(self, server: PulseServer, path: Path) -> None:
+        self.path = path
+        self.proc = subprocess.Popen(
+            ["parec", "-d", "null.monitor", "--raw", "--format=s16le", "--rate=16000",
+             "--channels=1", "--latency-msec=10", str(path)],
+            env={**server.env, "PATH": "/usr/bin:/bin"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> np.ndarray:
+        if self.proc.poll() is not None:
+            return np.frombuffer(self.path.read_bytes(), np.int16)
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        return np.frombuffer(self.path.read_bytes(), np.int16)
+
+
+def pulse_worker(events: Events, q: PriorityQueue) -> PlaybackWorker:
+    return PlaybackWorker(q, PcmSpec("pulse", RATE, 1, 240, 4), on_event=events,
+                          idle_close_s=30.0, reopen_initial_s=0.05, reopen_max_s=0.5)
+
+
+def warm_up(q: PriorityQueue, events: Events) -> None:
+    """Play 50 ms of silence and wait until it is through.
+
+    The null sink sleeps in 2 s blocks while no low-latency stream is connected, so the first
+    stream start waits up to 2 s; a real card has no such delay. The monitor recorder keeps
+    the sink awake after that.
+    """
+    w = Utterance(np.zeros(RATE // 20, np.int16), RATE, kind="announce")
+    q.put(w)
+    events.wait_for(lambda e: isinstance(e, Finished) and e.id == w.id, timeout=10)
+
+
+def test_interrupt_leaves_the_device_silent(pulse, tmp_path: Path) -> None:  # noqa: F811
+    q = PriorityQueue()
+    events = Events()
+    worker = pulse_worker(events, q)
+    rec = MonitorRecorder(pulse, tmp_path / "monitor.raw")
+    try:
+        u = Utterance(tone(4.0), RATE, answer=1, last=True)
+        for _ in running(worker):
+            warm_up(q, events)
+            q.put(u)
+            events.wait_for(lambda e: isinstance(e, Started))
+            time.sleep(0.6)
+            flushed = worker.interrupt("test button")
+            silent = events.wait_for(lambda e: isinstance(e, Silent))
+            speech_at_silent = worker.stats()["speech_frames"]
+            time.sleep(0.8)  # the device keeps running on silence
+            after = worker.stats()
+    finally:
+        recorded = rec.stop()
+    assert flushed == 0
+    assert isinstance(silent, Silent) and silent.id == u.id and silent.reason == "test button"
+    assert silent.latency_s > 0
+    assert after["speech_frames"] == speech_at_silent < len(u.audio)
+    assert after["frames_written"] > speech_at_silent  # silence kept flowing, device open
+    loud = np.flatnonzero(np.abs(recorded.astype(np.int32)) > 300)
+    assert len(loud) > 0.3 * 16000, "the tone never reached the sink"
+    assert loud[-1] - loud[0] < 2.5 * 16000, "the 4 s tone was not cut short"
+    tail = recorded[loud[-1] + 1:]
+    assert len(tail) > 0.5 * 16000 and not np.abs(tail).max(initial=0) > 300
+
+
+def test_server_killed_mid_answer_is_reopened_and_playback_resumes(pulse) -> None:  # noqa: F811
+    q = PriorityQueue()
+    events = Events()
+    worker = pulse_worker(events, q)
+    rec = MonitorRecorder(pulse, Path(pulse.root) / "monitor.raw")
+    answer = [Utterance(tone(0.8, 330 + 110 * i), RATE, answer=5, index=i, last=i == 2)
+              for i in range(3)]
+    try:
+        for _ in running(worker):
+            warm_up(q, events)
+            for u in answer:
+                q.put(u)
+            events.wait_for(lambda e: isinstance(e, Started) and e.index == 1)
+            time.sleep(0.2)
+            rec.stop()
+            pulse.kill()
+            events.wait_for(lambda e: isinstance(e, DeviceError) and not e.reopened)
+            time.sleep(0.3)  # stays gone a while: the worker keeps retrying with backoff
+            pulse.start()
+            events.wait_for(lambda e: isinstance(e, DeviceError) and e.reopened)
+            last = events.wait_for(lambda e: isinstance(e, Finished) and e.last, timeout=15)
+    finally:
+        rec.stop()
+    assert isinstance(last, Finished) and last.index == 2
+    finished = [e.index for e in events.seen if isinstance(e, Finished) and e.answer == 5]
+    assert finished == [0, 1, 2]
+    assert sorted(q.ledger())[-3:] == sorted((u.id, PLAYED) for u in answer)
+    s = worker.stats()
+    assert s["device_errors"] >= 1 and s["opens"] >= 2
+    # Utterance 1 resumed a buffer back from where the device died: nothing skipped.
+    assert s["speech_frames"] >= sum(len(u.audio) for u in answer) + RATE // 20

@@ -1,0 +1,203 @@
+"""The output priority queue: HIGH preempts, LOW is boosted, every item ends exactly once."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from appliance.speak.messages import Priority, Utterance
+from appliance.speak.priority import FLUSHED, PLAYED, STOPPED, PriorityQueue
+
+
+class FakeClock:
+    """Injectable clock for the LOW boost (the queue's own boundary, not a mocked library)."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def utt(priority: Priority = Priority.NORMAL, answer: int = 0, index: int = 0) -> Utterance:
+    return Utterance(np.zeros(10, np.int16), 16000, priority, answer=answer, index=index)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.outcomes: dict[int, list[str]] = {}
+
+    def __call__(self, u: Utterance, outcome: str, reason: str) -> None:
+        with self.lock:
+            self.outcomes.setdefault(u.id, []).append(outcome)
+
+
+def test_fifo_within_a_priority_and_higher_first() -> None:
+    q = PriorityQueue()
+    a, b, c = utt(Priority.LOW), utt(), utt()
+    for u in (a, b, c):
+        q.put(u)
+    got = []
+    for _ in range(3):
+        u = q.get(0)
+        assert u is not None
+        got.append(u)
+        q.done(u)
+    assert got == [b, c, a]
+
+
+def test_high_stops_normal_playback_and_flushes_queued_normal_and_low() -> None:
+    rec = Recorder()
+    q = PriorityQueue(on_outcome=rec)
+    playing = utt(answer=7, index=0)
+    queued = [utt(answer=7, index=1), utt(Priority.LOW, answer=7), utt(answer=8)]
+    q.put(playing)
+    for u in queued:
+        q.put(u)
+    assert q.get(0) is playing
+    assert q.should_stop(playing) is None
+    alarm = utt(Priority.HIGH)
+    assert q.put(alarm)
+    assert q.stop_event.is_set()
+    reason, _t = q.should_stop(playing)
+    assert "HIGH" in reason
+    assert [rec.outcomes[u.id] for u in queued] == [[FLUSHED]] * 3
+    q.done(playing, stopped=True)
+    assert q.get(0) is alarm and q.should_stop(alarm) is None
+    q.done(alarm)
+    # A late sentence of the preempted answer is flushed, a new answer plays.
+    late, fresh = utt(answer=7, index=2), utt(answer=9)
+    assert not q.put(late)
+    assert q.put(fresh)
+    assert rec.outcomes[late.id] == [FLUSHED]
+    s = q.stats()
+    assert s["preemptions"] == 1 and s["depth"]["NORMAL"] == 1
+    assert rec.outcomes[playing.id] == [STOPPED] and rec.outcomes[alarm.id] == [PLAYED]
+
+
+def test_high_does_not_preempt_high() -> None:
+    q = PriorityQueue()
+    first, second = utt(Priority.HIGH), utt(Priority.HIGH)
+    q.put(first)
+    assert q.get(0) is first
+    q.put(second)
+    assert not q.stop_event.is_set() and q.should_stop(first) is None
+    assert q.stats()["preemptions"] == 0
+
+
+def test_low_is_boosted_after_its_wait_limit() -> None:
+    clock = FakeClock()
+    q = PriorityQueue(low_boost_s=30.0, clock=clock)
+    low = utt(Priority.LOW)
+    q.put(low)
+    clock.t += 10
+    n1 = utt()
+    q.put(n1)
+    assert q.get(0) is n1  # 10 s: not yet boosted, NORMAL goes first
+    q.done(n1)
+    n2 = utt()
+    q.put(n2)
+    clock.t += 25  # LOW has now waited 35 s > 30 s
+    assert q.get(0) is low  # boosted to NORMAL and older than n2
+    q.done(low)
+    assert q.get(0) is n2
+    s = q.stats()
+    assert s["boosts"] == 1
+    assert s["waits"]["LOW"]["max_s"] == pytest.approx(35.0)
+
+
+def test_boosted_low_still_yields_to_high() -> None:
+    clock = FakeClock()
+    q = PriorityQueue(low_boost_s=5.0, clock=clock)
+    low = utt(Priority.LOW)
+    q.put(low)
+    clock.t += 60
+    high = utt(Priority.HIGH)
+    q.put(high)  # HIGH flushes queued LOW, boosted or not
+    assert q.get(0) is high
+    assert q.get(0.01) is None
+
+
+def test_interrupt_flushes_everything_including_late_puts_of_that_turn() -> None:
+    rec = Recorder()
+    q = PriorityQueue(on_outcome=rec)
+    before = [utt(), utt(Priority.LOW), utt()]
+    late = utt()  # its text was requested before the interrupt, synthesized after
+    for u in before:
+        q.put(u)
+    cur = q.get(0)
+    assert q.interrupt("button") == 2
+    assert q.should_stop(cur) == ("button", pytest.approx(time.monotonic(), abs=1.0))
+    q.done(cur, stopped=True)
+    assert not q.put(late)
+    after = utt()
+    assert q.put(after)
+    assert rec.outcomes[late.id] == [FLUSHED] and after.id not in rec.outcomes
+
+
+def test_an_utterance_cannot_be_queued_twice_or_finished_when_not_playing() -> None:
+    q = PriorityQueue()
+    u = utt()
+    q.put(u)
+    with pytest.raises(ValueError, match="already queued"):
+        q.put(u)
+    with pytest.raises(ValueError, match="not the one playing"):
+        q.done(u)
+
+
+def test_no_item_lost_or_played_twice_under_concurrency() -> None:
+    """Producers put, a player plays, a third thread preempts and interrupts at random."""
+    rec = Recorder()
+    q = PriorityQueue(low_boost_s=0.01, on_outcome=rec)
+    put_ids: list[int] = []
+    ids_lock = threading.Lock()
+    stop = threading.Event()
+
+    def producer(seed: int) -> None:
+        r = random.Random(seed)
+        for i in range(300):
+            u = utt(Priority(r.choice([0, 1, 1, 1, 2])), answer=seed * 1000 + i // 5, index=i % 5)
+            with ids_lock:
+                put_ids.append(u.id)
+            q.put(u)
+            if r.random() < 0.1:
+                time.sleep(0.0005)
+
+    def player() -> None:
+        while not stop.is_set() or len(q):
+            u = q.get(0.01)
+            if u is None:
+                continue
+            for _ in range(3):  # "periods"
+                if q.should_stop(u):
+                    q.done(u, stopped=True)
+                    break
+            else:
+                q.done(u)
+
+    def interrupter() -> None:
+        r = random.Random(99)
+        while not stop.is_set():
+            q.interrupt("test")
+            time.sleep(r.random() * 0.003)
+
+    threads = [threading.Thread(target=producer, args=(s,)) for s in (1, 2, 3)]
+    others = [threading.Thread(target=player), threading.Thread(target=interrupter)]
+    for t in threads + others:
+        t.start()
+    for t in threads:
+        t.join(30)
+    stop.set()
+    for t in others:
+        t.join(30)
+    assert len(put_ids) == 900
+    assert sorted(rec.outcomes) == sorted(put_ids)  # nothing lost
+    assert all(len(v) == 1 for v in rec.outcomes.values())  # nothing played/flushed twice
+    s = q.stats()
+    assert s[PLAYED] + s[STOPPED] + s[FLUSHED] == 900
+    assert s[PLAYED] > 0 and s[FLUSHED] > 0

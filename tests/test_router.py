@@ -1,0 +1,148 @@
+"""The learned router on data it never saw, its use of the previous turn, and its CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from appliance.brain.router import (
+    CLASSES,
+    LLM,
+    Router,
+    evaluate,
+    is_heldout,
+    load_examples,
+    split,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="module")
+def router(state_dir: Path) -> Router:
+    return Router.load(state_dir, threshold=0.6)  # trains from the committed data, caches
+
+
+def test_heldout_split_is_deterministic_and_disjoint() -> None:
+    examples = load_examples()
+    train, held = split(examples)
+    assert len(held) > 300 and len(train) > 4 * len(held) * 0.8
+    assert [is_heldout(e) for e in examples] == [is_heldout(e) for e in examples]
+    train_texts = {(r.text.lower(), r.prev) for r in train}
+    assert not any((e.text.lower(), e.prev) in train_texts for e in held)
+    assert {e.intent for e in held} == set(CLASSES)
+
+
+def test_heldout_accuracy(router: Router) -> None:
+    _, held = split(load_examples())
+    result = evaluate(router.model, held, router.threshold)
+    assert result["route_acc"] >= 0.95, result
+    assert result["intent_acc"] >= 0.90, result
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("¿Qué hora es?", "time"), ("que hora es", "time"), ("Hola", "greeting"),
+    ("gracias", "thanks"), ("¿A qué día estamos?", "date"), ("para", "stop"),
+    ("Baja el volumen", "volume_down"), ("sube el volumen", "volume_up"),
+    ("¿Cuánto le queda al temporizador?", "timer_query"), ("¿Quién eres?", "identity"),
+])
+def test_common_requests_get_instant_answers(router: Router, text: str, intent: str) -> None:
+    r = router.route(text)
+    assert (r.route, r.intent) == ("template", intent), r
+
+
+@pytest.mark.parametrize("text", [
+    "Buenos días, ¿qué desayuno hoy?",
+    "Hola, ¿me explicas cómo se hace una tortilla de patatas?",
+    "buenas tardes qué puedo cocinar con calabacines y queso",
+    "¿Cuánto tiempo hay que cocer los garbanzos?",
+    "¿Qué hora es en Tokio?",
+])
+def test_greeting_or_timeish_words_with_an_open_question_go_to_the_llm(router, text) -> None:
+    r = router.route(text)
+    assert (r.route, r.intent) == ("llm", LLM), r
+
+
+def test_timer_set_with_slots_in_both_stt_styles(router: Router) -> None:
+    whisper = router.route("Pon un temporizador de 5 minutos para la pasta.")
+    vosk = router.route("pon un temporizador de cinco minutos para la pasta")
+    for r in (whisper, vosk):
+        assert r.route == "template" and r.intent == "timer_set"
+        assert r.slots == {"seconds": 300, "name": "la pasta"}
+    assert whisper.norm == vosk.norm
+    assert router.route("temporizador de un minuto y medio").slots == {"seconds": 90}
+
+
+def test_previous_intent_changes_the_decision(router: Router) -> None:
+    """'sí' answers a template question, but continues an LLM conversation; a bare duration
+    answers '¿de cuánto?' after timer_set."""
+    assert router.route("sí").intent == "affirm"
+    assert router.route("sí", prev_intent="timer_cancel").intent == "affirm"
+    assert router.route("sí", prev_intent="llm").route == "llm"
+    assert router.route("no", prev_intent="timer_cancel").intent == "deny"
+    r = router.route("cinco minutos", prev_intent="timer_set")
+    assert (r.intent, r.slots) == ("timer_set", {"seconds": 300})
+    assert router.route("¿Habitantes?", prev_intent="llm").route == "llm"
+
+
+def test_threshold_sends_low_confidence_to_the_llm(router: Router) -> None:
+    strict = Router(router.model, threshold=1.0)
+    r = strict.route("¿Qué hora es?")
+    assert r.route == "llm" and r.top_intent == "time" and r.slots == {}
+    assert router.route("").route == "llm"  # nothing to answer instantly
+    assert router.route("¿¡...!?").route == "llm"
+
+
+def test_cached_model_is_reused(state_dir: Path, router: Router) -> None:
+    path = Router.model_file(state_dir)
+    mtime = path.stat().st_mtime_ns
+    again = Router.load(state_dir)
+    assert path.stat().st_mtime_ns == mtime
+    assert again.route("hola").intent == router.route("hola").intent
+    assert again.route("hola").confidence == router.route("hola").confidence
+
+
+def _cli(state_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    cfg = state_dir / "config.yaml"
+    cfg.write_text(f"device:\n  state_dir: {state_dir}\n")
+    return subprocess.run([sys.executable, "-m", "appliance", "route", "-c", str(cfg), *args],
+                          input=stdin, capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+KEYS = {"text", "route", "intent", "slots", "confidence", "ms"}
+
+
+def test_cli_single(state_dir: Path, router: Router) -> None:
+    p = _cli(state_dir, "Pon un temporizador de media hora")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert KEYS <= set(out)
+    assert (out["route"], out["intent"], out["slots"]) == ("template", "timer_set",
+                                                           {"seconds": 1800})
+    p = _cli(state_dir, "--prev", "llm", "sí")
+    assert json.loads(p.stdout)["route"] == "llm"
+
+
+def test_cli_jsonl(state_dir: Path, router: Router) -> None:
+    lines = ["¿Qué hora es?", "buenos días, ¿qué desayuno hoy?", "", "gracias"]
+    p = _cli(state_dir, "--jsonl", stdin="\n".join(lines) + "\n")
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(x) for x in p.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["¿Qué hora es?", "buenos días, ¿qué desayuno hoy?",
+                                         "gracias"]
+    assert all(KEYS <= set(r) for r in rows)
+    assert [r["intent"] for r in rows] == ["time", "llm", "thanks"]
+
+
+def test_cli_bad_usage_is_a_clear_error(state_dir: Path) -> None:
+    p = _cli(state_dir)
+    assert p.returncode == 2 and "give a text" in p.stderr
+    p = _cli(state_dir, "--prev", "nonsense", "hola")
+    assert p.returncode == 2 and "--prev" in p.stderr
