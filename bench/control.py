@@ -1,12 +1,13 @@
-"""Control-plane latency and robustness: MQTT interrupt and GPIO press to the pipeline call,
+"""Control-plane latency and robustness: MQTT interrupt and GPIO press until playback is silent,
 and a fuzz of the command handler.
 
-The pipeline side is a timing CommandSink: the playback worker is not part of this tree yet,
-so latencies end at the ``interrupt`` call into the pipeline (which must then silence playback
-within a period). The MQTT path runs through a real mosquitto (started here, as in the tests)
-and is reported next to the broker round trip measured the same way (client -> broker ->
-client), so the figure beyond the broker is the difference. The GPIO path runs the real
-gpiozero Button code on MockFactory pins and our debounce logic.
+The output half is real: PlaybackWorker on a PulseAudio null sink (real-time paced, started
+here like the tests do) playing a tone; each try waits until the tone plays, then triggers an
+interrupt and times it until the worker reports ``Silent`` (faded out, device buffer dropped).
+The MQTT path runs through a real mosquitto and is reported next to the broker round trip
+measured the same way (client -> broker -> client). The GPIO path runs gpiozero's Button code
+on MockFactory pins and our debounce logic. The time to the pipeline's ``interrupt`` call is
+printed too.
 
     .venv/bin/python bench/control.py [--tries 100] [--fuzz 100000]
 """
@@ -16,38 +17,51 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue as stdqueue
 import random
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from appliance.audio.alsa import PcmSpec  # noqa: E402
+from appliance.audio.playback import PlaybackWorker  # noqa: E402
 from appliance.config import GpioSettings  # noqa: E402
-from appliance.control.commands import PARSERS, Limits  # noqa: E402
+from appliance.control.commands import Limits  # noqa: E402
 from appliance.control.controller import Controller  # noqa: E402
 from appliance.control.discovery import topics_for  # noqa: E402
 from appliance.control.gpio import GpioWorker  # noqa: E402
 from appliance.control.mqtt import MqttWorker  # noqa: E402
+from appliance.control.schema import PARSERS  # noqa: E402
 from appliance.control.state import StateMachine  # noqa: E402
 from appliance.pipeline.supervisor import Supervisor  # noqa: E402
+from appliance.speak.messages import PlaybackEvent, Silent, Started, Utterance  # noqa: E402
+from appliance.speak.priority import PriorityQueue  # noqa: E402
 from tests.support.broker import running_broker  # noqa: E402
 from tests.support.control import Probe, RecordingSink, mqtt_settings  # noqa: E402
+from tests.support.pulse import PulseServer  # noqa: E402
+
+RATE = 24000
 
 
-class TimingSink(RecordingSink):
-    """Records calls and wakes the bench when an interrupt arrives."""
+class PlaybackSink(RecordingSink):
+    """Interrupts go to the real playback worker; the call time is noted for the figures."""
 
-    def __init__(self) -> None:
+    def __init__(self, playback: PlaybackWorker) -> None:
         super().__init__()
-        self.hit = threading.Event()
-        self.t_hit = 0.0
+        self.playback = playback
+        self.t_call = 0.0
 
     def interrupt(self, source: str) -> None:
-        self.t_hit = time.perf_counter()
-        self.hit.set()
+        self.t_call = time.monotonic()
+        self.playback.interrupt(source)
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -56,77 +70,125 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def show(label: str, ms: list[float]) -> None:
-    print(f"{label:<44} n={len(ms):4d}  p50 {pct(ms, 50):7.2f} ms  p99 {pct(ms, 99):7.2f} ms"
+    print(f"{label:<46} n={len(ms):4d}  p50 {pct(ms, 50):7.2f} ms  p99 {pct(ms, 99):7.2f} ms"
           f"  max {max(ms):7.2f} ms")
 
 
-def bench_mqtt(tries: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
-        sink = TimingSink()
-        worker = MqttWorker(mqtt_settings(broker), Controller(StateMachine(), sink),
-                            device_id="bench")
-        sup = Supervisor([worker])
-        sup.start()
-        probe = Probe(broker, "bench-probe", "bench/echo")
-        try:
-            assert worker.wait_connected(10)
-            t = topics_for("bench")
-            echo = threading.Event()
-            t_echo = [0.0]
+class Output:
+    """Playback worker + queue + an event stream to wait on."""
 
-            def on_echo(client: object, userdata: object, msg: object) -> None:
-                t_echo[0] = time.perf_counter()
-                echo.set()
+    def __init__(self) -> None:
+        self.q = PriorityQueue()
+        self.events: stdqueue.Queue[PlaybackEvent] = stdqueue.Queue()
+        self.worker = PlaybackWorker(self.q, PcmSpec("pulse", RATE, 1, 240, 4),
+                                     on_event=self.events.put, idle_close_s=60.0)
+        t = np.arange(3 * RATE) / RATE
+        self.tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
 
-            probe.client.message_callback_add("bench/echo", on_echo)
-            cmd, rtt = [], []
-            for _ in range(tries):
-                sink.hit.clear()
-                t0 = time.perf_counter()
-                probe.client.publish(t.cmd("interrupt"), "PRESS", qos=1)
-                assert sink.hit.wait(5), "interrupt did not arrive"
-                cmd.append((sink.t_hit - t0) * 1000)
-                echo.clear()
-                t0 = time.perf_counter()
-                probe.client.publish("bench/echo", "x", qos=1)
-                assert echo.wait(5)
-                rtt.append((t_echo[0] - t0) * 1000)
-                time.sleep(0.01)
-            show("MQTT cmd/interrupt -> sink.interrupt (QoS 1)", cmd)
-            show("broker round trip (client->broker->client)", rtt)
-            beyond = [c - r for c, r in zip(cmd, rtt, strict=True)]
-            show("  difference (beyond the broker), per try", beyond)
-        finally:
-            probe.close()
-            sup.stop()
+    def wait(self, pred: Callable[[PlaybackEvent], bool], timeout: float = 10) -> PlaybackEvent:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            ev = self.events.get(timeout=left)
+            if pred(ev):
+                return ev
+        raise TimeoutError("playback event not seen")
+
+    def try_once(self, trigger: Callable[[], None], sink: PlaybackSink) -> tuple[float, float]:
+        """Start a tone, trigger an interrupt; (ms to the sink call, ms to Silent)."""
+        u = Utterance(self.tone, RATE, kind="announce")
+        self.q.put(u)
+        self.wait(lambda e: isinstance(e, Started) and e.id == u.id)
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        trigger()
+        silent = self.wait(lambda e: isinstance(e, Silent) and e.id == u.id)
+        return (sink.t_call - t0) * 1000, (silent.t - t0) * 1000
 
 
-def bench_gpio(tries: int) -> None:
+def bench_interrupts(tries: int, root: Path) -> None:
     from gpiozero.pins.mock import MockFactory
 
+    pulse = PulseServer(root / "pulse")
+    os.environ.update(pulse.env)
+    pulse.start()
+    # A low-latency reader on the monitor keeps the null sink awake; without one it runs in
+    # 2 s blocks and a write can wait that long (a real card has no such mode).
+    monitor = subprocess.Popen(
+        ["parec", "-d", "null.monitor", "--raw", "--latency-msec=10", "/dev/null"],
+        env={**os.environ, "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
     factory = MockFactory()
-    sink = TimingSink()
-    worker = GpioWorker(GpioSettings(enabled=True), Controller(StateMachine(), sink),
-                        pin_factory=factory)
-    sup = Supervisor([worker])
-    sup.start()
     try:
-        assert sup.wait_ready(5)
-        pin = factory.pin(worker.settings.interrupt_pin)
-        ms = []
-        for _ in range(tries):
-            sink.hit.clear()
-            t0 = time.perf_counter()
-            pin.drive_low()
-            assert sink.hit.wait(5)
-            ms.append((sink.t_hit - t0) * 1000)
-            time.sleep(0.04)
-            pin.drive_high()
-            time.sleep(0.45)  # past debounce and the double-press window
-        show("GPIO press (MockFactory) -> sink.interrupt", ms)
+        with running_broker(root) as broker:
+            out = Output()
+            sink = PlaybackSink(out.worker)
+            controller = Controller(StateMachine(), sink)
+            mqtt = MqttWorker(mqtt_settings(broker), controller, device_id="bench")
+            gpio = GpioWorker(GpioSettings(enabled=True), controller, pin_factory=factory)
+            sup = Supervisor([out.worker, mqtt, gpio])
+            sup.start()
+            probe = Probe(broker, "bench-probe", "bench/echo")
+            try:
+                assert mqtt.wait_connected(10) and sup.wait_ready(10)
+                out.try_once(out.worker.interrupt, sink)  # warm-up: the null sink wakes up
+                t = topics_for("bench")
+                calls, silent = [], []
+                for _ in range(tries):
+                    c, s = out.try_once(
+                        lambda: probe.client.publish(t.cmd("interrupt"), "PRESS", qos=1), sink)
+                    calls.append(c)
+                    silent.append(s)
+                show("MQTT cmd/interrupt -> sink.interrupt call", calls)
+                show("MQTT cmd/interrupt -> playback Silent", silent)
+                rtt = broker_rtt(probe, tries)
+                show("broker round trip (client->broker->client)", rtt)
+                print(f"  MQTT -> Silent beyond the broker round trip: p50 "
+                      f"{pct(silent, 50) - pct(rtt, 50):.2f} ms, p99 "
+                      f"{pct(silent, 99) - pct(rtt, 99):.2f} ms")
+                pin = factory.pin(gpio.settings.interrupt_pin)
+                calls, silent = [], []
+                for _ in range(tries):
+                    c, s = out.try_once(pin.drive_low, sink)
+                    calls.append(c)
+                    silent.append(s)
+                    time.sleep(0.05)
+                    pin.drive_high()
+                    time.sleep(0.4)  # past the double-press window
+                show("GPIO press -> sink.interrupt call", calls)
+                show("GPIO press -> playback Silent", silent)
+                stops = out.worker.stats()
+                print(f"  playback: underruns {stops['underruns']}, "
+                      f"device errors {stops['device_errors']}")
+            finally:
+                probe.close()
+                sup.stop()
     finally:
-        sup.stop()
         factory.close()
+        monitor.kill()
+        monitor.wait(5)
+        pulse.stop()
+
+
+def broker_rtt(probe: Probe, tries: int) -> list[float]:
+    echo = threading.Event()
+    t_echo = [0.0]
+
+    def on_echo(client: object, userdata: object, msg: object) -> None:
+        t_echo[0] = time.monotonic()
+        echo.set()
+
+    probe.client.message_callback_add("bench/echo", on_echo)
+    rtt = []
+    for _ in range(tries):
+        echo.clear()
+        t0 = time.monotonic()
+        probe.client.publish("bench/echo", "x", qos=1)
+        if not echo.wait(5):
+            raise TimeoutError("echo did not come back")
+        rtt.append((t_echo[0] - t0) * 1000)
+        time.sleep(0.01)
+    return rtt
 
 
 SEEDS = [
@@ -194,8 +256,8 @@ def main() -> None:
     args = ap.parse_args()
     print(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}, "
           f"{os.cpu_count()} cpus")
-    bench_mqtt(args.tries)
-    bench_gpio(args.tries)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_interrupts(args.tries, Path(tmp))
     bench_fuzz(args.fuzz)
 
 

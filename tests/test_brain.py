@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from appliance import config
+from appliance.brain.learning import RouterLog
 from appliance.brain.llm import LlmEngine
 from appliance.brain.output import filler_source, prerender_static, prerendered_from_cache
 from appliance.brain.router import Router
@@ -65,8 +66,8 @@ class Rig:
         self.gains: list[float] = []
         self.volume = Volume(state, self.gains.append)
         self.brain = BrainWorker(
-            self.settings, router=router, templates=templates or Templates.load(seed=1), out=self.out.put,
-            timers=self.timers, volume=self.volume, now=lambda: NOW, **kw)
+            self.settings, router=router, templates=templates or Templates.load(seed=1),
+            out=self.out.put, timers=self.timers, volume=self.volume, now=lambda: NOW, **kw)
 
     def hear(self, text: str) -> list:
         self.brain.handle(Transcript(utterance=1, text=text, final=True))
@@ -99,10 +100,10 @@ def test_voice_timer_set_query_and_cancel(tmp_path, router):
     assert (timer.seconds, timer.name) == (300, "la pasta")
     assert "cinco minutos" in texts(said)
     rig.clock.t += 60
-    said = rig.hear("¿cuánto le queda a la pasta?")
-    assert say_duration(240) in texts(said)
     rig.hear("pon otro temporizador de media hora")
     assert len(rig.timers.pending()) == 2
+    said = rig.hear("¿cuánto falta para la pasta?")
+    assert say_duration(240) in texts(said) and "media hora" not in texts(said)
     rig.hear("quita todos los temporizadores")
     assert rig.timers.pending() == []
 
@@ -174,3 +175,13 @@ def test_interrupt_cancels_generation(tmp_path, router, llm):
     assert llm.last is not None and llm.last.cancelled and llm.last.tokens <= 2
     turn = rig.brain.conversation.window(10_000)[-1]
     assert turn.interrupted
+
+
+def test_outcomes_reach_the_router_learning_log(tmp_path, router):
+    log = RouterLog(tmp_path)
+    rig = Rig(tmp_path, router, learning=log)
+    rig.hear("¿Qué hora es?")
+    assert [(r["intent"], r["outcome"]) for r in log.rows()] == [("time", "answered")]
+    rig.brain.on_control(Interrupt(reason="barge-in"))  # the user cut that answer
+    assert log.rows()[-1]["outcome"] == "interrupted"
+    log.close()

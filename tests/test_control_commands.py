@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from appliance.control.commands import (
-    PARSERS,
     CommandError,
     InterruptCmd,
     Limits,
@@ -25,9 +24,9 @@ from appliance.control.commands import (
     SetVolume,
     TimerCancel,
     TimerSet,
-    parse,
 )
 from appliance.control.controller import Controller
+from appliance.control.schema import PARSERS, parse
 from appliance.control.state import StateMachine
 from tests.support.control import RecordingSink
 

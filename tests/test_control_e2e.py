@@ -132,7 +132,6 @@ def test_say_over_mqtt_lands_on_the_playback_device(
         utt = sink.utterances.get(timeout=15)
         fin = events.wait_for(lambda e: isinstance(e, Finished))
         assert isinstance(fin, Finished) and fin.id == utt.id and fin.frames == len(utt.audio)
-        print(sink.calls, playback.gain)
     probe.close()
     assert utt.priority == Priority.HIGH and utt.duration > 0.8
     data = np.frombuffer(out.read_bytes(), np.int16)

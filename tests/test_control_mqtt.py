@@ -7,6 +7,7 @@ say/interrupt-on-playback test comes with that wiring.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.config import MqttSettings
+from appliance.config import MqttSettings, TlsSettings
 from appliance.control.controller import Controller
 from appliance.control.discovery import topics_for
 from appliance.control.mqtt import MqttWorker
@@ -125,7 +126,11 @@ COMMANDS = [
 
 
 def test_each_command_reaches_the_sink_and_state_is_published(mosq: Broker) -> None:
+    early = Probe(mosq, "early", T.error)
+    early.publish(T.cmd("say"), '{"text": "retained by mistake"}', retain=True)
     with appliance(mqtt_settings(mosq)) as (_worker, sink):
+        assert early.wait(T.error)[0].json()["code"] == "retained_command"
+        early.close()
         probe = Probe(mosq, "ha", T.state, T.error)
         try:
             for name, payload, _ in COMMANDS:
@@ -180,6 +185,19 @@ def test_tls_with_self_signed_ca_and_password(mosq: Broker) -> None:
             assert sink.wait_for(1) == [("say", ("hola", "normal", None))]
         finally:
             probe.close()
+
+
+def test_tls_with_client_certificate(mosq: Broker) -> None:
+    d = mosq.dir
+    tls = TlsSettings(ca_file=mosq.ca_file, cert_file=str(d / "client.crt"),
+                      key_file=str(d / "client.key"))
+    settings = dataclasses.replace(mqtt_settings(mosq), port=mosq.mtls_port, tls=tls)
+    with appliance(settings) as (worker, _):
+        assert worker.connected
+    without = dataclasses.replace(settings, tls=TlsSettings(ca_file=mosq.ca_file))
+    with appliance(without, wait=False) as (worker, _):
+        time.sleep(0.5)
+        assert not worker.connected and worker.attempts >= 2  # refused, retried
 
 
 def test_password_from_file(mosq: Broker, tmp_path: Path) -> None:

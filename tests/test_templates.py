@@ -109,7 +109,8 @@ def test_say_duration(seconds: int, words: str) -> None:
 
 
 @pytest.mark.parametrize(("h", "m", "said"), [
-    (15, 15, ("son", "las tres y cuarto de la tarde")), (13, 30, ("es", "la una y media de la tarde")),
+    (15, 15, ("son", "las tres y cuarto de la tarde")),
+    (13, 30, ("es", "la una y media de la tarde")),
     (4, 45, ("son", "las cinco menos cuarto de la madrugada")), (0, 0, ("es", "medianoche")),
     (9, 37, ("son", "las nueve y treinta y siete de la mañana")), (12, 0, ("es", "mediodía")),
 ])

@@ -146,6 +146,8 @@ class PlaybackWorker(Worker):
                 self._idle()
                 return
             self._begin(utt)
+            if self._utt is None:
+                return
         self._play_slice()
 
     def _idle(self) -> None:

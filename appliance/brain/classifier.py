@@ -83,7 +83,7 @@ class LinearModel:
 
 def train(
     samples: list[np.ndarray], labels: list[str], classes: tuple[str, ...],
-    sample_weight: np.ndarray | None = None, epochs: int = 15, batch: int = 64,
+    sample_weight: np.ndarray | None = None, epochs: int = 8, batch: int = 64,
     lr: float = 1.0, l2: float = 1e-6, seed: int = 0,
 ) -> LinearModel:
     """Softmax regression by minibatch AdaGrad over sparse rows; deterministic for a seed.

@@ -22,8 +22,8 @@ from appliance.brain.normalize import normalize
 from appliance.brain.router import (
     DATA_PATH,
     Example,
-    RouteResult,
     Router,
+    RouteResult,
     data_digest,
     evaluate,
     load_examples,

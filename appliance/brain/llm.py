@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from appliance.brain import prompt
 from appliance.brain.context import Turn
 from appliance.config import Settings
 
 log = logging.getLogger("appliance.llm")
+PREFILL_CHUNK = 32  # prompt tokens evaluated between cancel checks / heartbeats
 
 
 class LlmError(RuntimeError):
@@ -114,27 +115,32 @@ class LlmEngine:
         *,
         cancel: threading.Event | None = None,
         max_tokens: int | None = None,
+        progress: Callable[[], None] | None = None,
     ) -> Iterator[str]:
-        """Text pieces of the answer; stops before the next piece once ``cancel`` is set."""
+        """Text pieces of the answer; stops before the next token once ``cancel`` is set.
+
+        ``progress`` is called between prompt chunks and tokens (a worker's heartbeat).
+        Close the generator (or exhaust it) to release the model for the next question.
+        """
         cancel = cancel or threading.Event()
         limit = max_tokens or self.max_tokens
         with self._lock:
             t0 = time.monotonic()
-            first = 0.0
-            n = 0
-            first_text = False
-            if cancel.is_set():
-                self.last = GenerationStats(0, 0, 0.0, 0.0, True)
-                return
-            chunks = self._chunks(question, turns, limit, cancel)
+            first, n, first_text = 0.0, 0, False
+            tokens, stops = self._prompt_tokens(question, turns)
+            chunks = None
             try:
-                while not cancel.is_set():  # checked before each token is computed
+                if self._prefill(tokens, cancel, progress):
+                    chunks = self._chunks(tokens, stops, limit, cancel)
+                while chunks is not None and not cancel.is_set():  # checked before each token
                     piece = next(chunks, None)
                     if piece is None:
                         break
                     n += 1
                     if n == 1:
                         first = time.monotonic() - t0
+                    if progress is not None:
+                        progress()
                     if not first_text:
                         piece = piece.lstrip()  # the model's leading space after "Asistente:"
                     if piece:
@@ -143,26 +149,52 @@ class LlmEngine:
             except Exception as exc:
                 raise LlmError(f"LLM generation failed: {exc}") from exc
             finally:
-                chunks.close()  # stops llama.cpp: no token is computed after this
-                self.last = GenerationStats(self._llm.n_tokens - n, n, first,
-                                            time.monotonic() - t0, cancel.is_set())
+                if chunks is not None:
+                    chunks.close()  # stops llama.cpp: no token is computed after this
+                self.last = GenerationStats(len(tokens), n, first, time.monotonic() - t0,
+                                            cancel.is_set())
 
-    def _chunks(self, question: str, turns: Sequence[Turn], limit: int,
+    def _prompt_tokens(self, question: str, turns: Sequence[Turn]) -> tuple[list[int], list[str]]:
+        if self.mode == "fewshot":
+            text = prompt.fewshot(turns, question)
+            return self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True), list(
+                prompt.STOPS)
+        return self._chat_tokens(prompt.chat(turns, question))
+
+    def _prefill(self, tokens: list[int], cancel: threading.Event,
+                 progress: Callable[[], None] | None) -> bool:
+        """Evaluate the prompt in chunks, reusing the KV cache of the longest common prefix
+        (the fixed few-shot/system part), checking ``cancel`` between chunks. Afterwards the
+        model state equals the prompt exactly, so create_completion samples at once."""
+        llm = self._llm
+        common = 0
+        for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)  # the last token is re-evaluated for its logits
+        if common < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, common, -1):
+            common = 0  # this cache cannot drop a suffix: start over
+        llm.n_tokens = common
+        for i in range(common, len(tokens), PREFILL_CHUNK):
+            if cancel.is_set():
+                return False
+            llm.eval(tokens[i:i + PREFILL_CHUNK])
+            if progress is not None:
+                progress()
+        return not cancel.is_set()
+
+    def _chunks(self, tokens: list[int], stops: list[str], limit: int,
                 cancel: threading.Event) -> Iterator[str]:
         from llama_cpp import StoppingCriteriaList
 
         # Checked by llama-cpp after every sampled token, even while it holds text back
         # (a possible stop-string prefix), so a cancel never costs more than one token.
         stop_now = StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
-        common: dict[str, Any] = dict(max_tokens=limit, temperature=self.temperature, top_k=40,
-                                      top_p=0.9, repeat_penalty=1.1, stream=True,
-                                      stopping_criteria=stop_now)
-        if self.mode == "fewshot":
-            source: str | list[int] = prompt.fewshot(turns, question)
-            stops = list(prompt.STOPS)
-        else:
-            source, stops = self._chat_tokens(prompt.chat(turns, question))
-        for chunk in self._llm.create_completion(source, stop=stops, **common):
+        for chunk in self._llm.create_completion(
+            tokens, stop=stops, max_tokens=limit, temperature=self.temperature, top_k=40,
+            top_p=0.9, repeat_penalty=1.1, stream=True, stopping_criteria=stop_now,
+        ):
             yield chunk["choices"][0]["text"]
 
     def _chat_tokens(self, messages: list[dict[str, str]]) -> tuple[list[int], list[str]]:

@@ -58,17 +58,18 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-_ES_WORDS = frozenset(
+_ES = (
     "el la los las de del que y en un una por para con es son pon me te se lo al mi tu "
     "hola gracias adios si no cuanto cuantos cuanta que como donde hora minutos dia hoy "
     "temporizador quita cancela sube baja volumen buenos buenas vale hasta luego eres "
-    "estas esta hay puedes dime quien cual porque muy mas".split()
+    "estas esta hay puedes dime quien cual porque muy mas"
 )
-_EN_WORDS = frozenset(
+_EN = (
     "the a an of to is are what whats how who you your my me i set timer minutes hour "
     "please thanks thank hello hi bye goodbye yes no stop turn up down volume day today "
-    "time it its for and in on can could tell do does many much long left cancel".split()
+    "time it its for and in on can could tell do does many much long left cancel"
 )
+_ES_WORDS, _EN_WORDS = frozenset(_ES.split()), frozenset(_EN.split())
 
 
 def detect_lang(norm: str) -> str:

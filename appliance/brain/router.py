@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
+import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from appliance.brain import classifier
 from appliance.brain.normalize import detect_lang, normalize
@@ -95,7 +99,10 @@ def data_digest(path: Path = DATA_PATH) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def featurize(text: str, prev: str | None) -> tuple[str, str, object]:
+log = logging.getLogger(__name__)
+
+
+def featurize(text: str, prev: str | None) -> tuple[str, str, np.ndarray]:
     norm = normalize(text)
     lang = detect_lang(norm)
     return norm, lang, classifier.features(norm, prev, lang)
@@ -103,8 +110,6 @@ def featurize(text: str, prev: str | None) -> tuple[str, str, object]:
 
 def train_model(examples: list[Example], weights: list[float] | None = None,
                 seed: int = 0) -> classifier.LinearModel:
-    import numpy as np
-
     samples = [featurize(e.text, e.prev)[2] for e in examples]
     sw = None if weights is None else np.asarray(weights, dtype=np.float32)
     model = classifier.train(samples, [e.intent for e in examples], CLASSES, sw, seed=seed)
@@ -159,12 +164,17 @@ class Router:
                 model = classifier.LinearModel.load(path)
                 ok = (model.meta.get("data") == digest and model.classes == CLASSES
                       and model.meta.get("feature_version") == classifier.FEATURE_VERSION)
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                log.warning("router: cached model %s unreadable (%s); retraining", path, exc)
                 ok = False
             if ok:
                 return cls(model, threshold, path)
         model = build_base_model(data_path)
-        model.save(path)
+        try:
+            model.save(path)
+        except OSError as exc:  # read-only state: still route, just retrain next start
+            log.warning("router: cannot cache the model at %s: %s", path, exc)
+            return cls(model, threshold, None)
         return cls(model, threshold, path)
 
     def reload_if_changed(self) -> bool:

@@ -34,6 +34,7 @@ from appliance.speak.messages import Finished, Priority, SpeakRequest, Started, 
 from appliance.speak.splitter import SentenceSplitter
 
 NO_LLM = "Lo siento, ahora mismo no puedo pensar en eso."
+OPEN_FOR_S = 120.0  # an Interrupt later than this after an answer is not about that answer
 
 
 class BrainWorker(InboxWorker):
@@ -53,7 +54,7 @@ class BrainWorker(InboxWorker):
         filler: FillerSource | None = None,
         prerendered: Prerendered | None = None,
         predictor: InterruptPredictor | None = None,
-        learning: Any = None,  # optional: .record(result, outcome) (router learning log)
+        learning: Any = None,  # appliance.brain.learning.RouterLog (record, outcome)
         now: Callable[[], dt.datetime] = dt.datetime.now,
         name: str | None = None,
     ) -> None:
@@ -75,7 +76,7 @@ class BrainWorker(InboxWorker):
         self._prev_intent: str | None = None
         self._alarm = alarm_tone(settings.audio.playback_rate)
         self._lock = threading.Lock()  # answer bookkeeping shared with playback-event senders
-        self._answers: dict[int, dict[str, Any]] = {}  # id -> {"total", "chars", "started"}
+        self._answers: dict[int, dict[str, Any]] = {}  # answer id -> bookkeeping, oldest first
         self.last_timing: dict[str, float] = {}  # seconds from the transcript, last answer
         self._t0 = time.monotonic()
 
@@ -151,46 +152,49 @@ class BrainWorker(InboxWorker):
         self._prev_intent = result.intent
         answer_id = new_id()
         self.last_timing = {"route_s": time.monotonic() - self._t0}
-        outcome = "answered"
+        row = None
+        if self.learning is not None:
+            try:
+                row = self.learning.record(result)
+            except Exception:
+                self.log.exception("brain: learning log failed")
+        self._open(answer_id, row)
         if result.route == "template":
             text = self.template_answer(result, answer_id)
         else:
             text = self.llm_answer(msg.text, answer_id, self._t0)
-            if self._cancel.is_set():
-                outcome = "interrupted"
-        if self.learning is not None:
-            try:
-                self.learning.record(result, outcome)
-            except Exception:
-                self.log.exception("brain: learning log failed")
+        outcome = "interrupted" if self._cancel.is_set() else "answered"
+        self._outcome(row, outcome)
         self.log.info("brain: %r -> %s %s (%s): %r", msg.text, result.route, result.intent,
                       outcome, text[:80])
 
-    def _say(self, answer_id: int, index: int, text: str, last: bool,
-             priority: Priority = Priority.NORMAL) -> None:
+    def _say(self, answer_id: int, index: int, text: str, last: bool) -> None:
         cached = self.prerendered(text) if self.prerendered is not None else None
         if cached is not None:
             audio, rate = cached
-            req = SpeakRequest(audio=audio, rate=rate, priority=priority, answer=answer_id,
-                               index=index, last=last)
+            req = SpeakRequest(audio=audio, rate=rate, answer=answer_id, index=index, last=last)
         else:
-            req = SpeakRequest(text=text, priority=priority, answer=answer_id, index=index,
-                               last=last)
+            req = SpeakRequest(text=text, answer=answer_id, index=index, last=last)
+        with self._lock:
+            a = self._answers.get(answer_id)
+            if a is not None:
+                a["total"], a["chars"] = index + 1, a["chars"] + len(text)
         self.out(req)
         self.last_timing.setdefault("first_out_s", time.monotonic() - self._t0)
 
+    def _canned(self, intent: str, fallback: str) -> str:
+        try:
+            return self.templates.render(intent, {}, self.now(), {}).text
+        except KeyError:
+            return fallback
+
     def template_answer(self, result: Any, answer_id: int) -> str:
         intent, slots = result.intent, dict(result.slots)
-        context: dict[str, Any] = {}
         try:
             context = self.act(intent, slots)
         except TimerError as exc:
             self.log.info("brain: timer request refused: %s", exc)
-            context = {"error": str(exc)}
-        if intent == "stop":
-            return ""
-        if "error" in context:
-            text = "No he podido: " + _spoken_error(context["error"])
+            text = "No he podido: " + _spoken_error(str(exc))
             self._say(answer_id, 0, text, True)
             return text
         resp = self.templates.render(intent, slots, self.now(), context)
@@ -198,7 +202,8 @@ class BrainWorker(InboxWorker):
         parts = [p for p in parts if p]
         for i, part in enumerate(parts):
             self._say(answer_id, i, part, i == len(parts) - 1)
-        self.conversation.add(result.text, resp.text)
+        if intent not in ("stop", "affirm", "deny", "thanks"):
+            self.conversation.add(result.text, resp.text)
         return resp.text
 
     def act(self, intent: str, slots: dict[str, Any]) -> dict[str, Any]:
@@ -219,9 +224,9 @@ class BrainWorker(InboxWorker):
             after = self.volume.up() if intent == "volume_up" else self.volume.down()
             return {"volume": after, "at_limit": after == before}
         elif intent == "stop":
-            self._cancel.set()
             self.timers.stop()
-            self.out(Interrupt(reason="voice stop"))
+            self.out(Interrupt(reason="voice stop"))  # the short "vale" that follows survives
+            self._close_answers(interrupted=True, keep=self._newest())
         return {}
 
     def llm_answer(self, question: str, answer_id: int, t0: float) -> str:
@@ -231,25 +236,21 @@ class BrainWorker(InboxWorker):
                 self.out(req)
                 self.last_timing["filler_out_s"] = time.monotonic() - t0
         if self.llm is None:
-            self._say(answer_id, 0, NO_LLM, True)
-            return NO_LLM
+            text = self._canned("llm_unavailable", NO_LLM)
+            self._say(answer_id, 0, text, True)
+            return text
         splitter = SentenceSplitter(self.splitter_chars)
         turns = self.conversation.window(self.llm.context_budget(), self.llm.count_tokens)
         text, index = "", 0
-        with self._lock:
-            self._answers[answer_id] = {"total": 0, "chars": 0, "started": 0}
-            while len(self._answers) > 8:  # playback events not wired: do not grow forever
-                self._answers.pop(next(iter(self._answers)))
         try:
-            with contextlib.closing(self.llm.stream(question, turns, cancel=self._cancel)) as gen:
+            stream = self.llm.stream(question, turns, cancel=self._cancel,
+                                     progress=self._progress)
+            with contextlib.closing(stream) as gen:
                 for piece in gen:
-                    self.heartbeat.beat()
                     text += piece
                     for sentence in splitter.feed(piece):
                         self._emit(answer_id, index, sentence, False, t0)
                         index += 1
-                    if self.inbox is not None and self.inbox.has_control():
-                        self._cancel.set()  # stops before the next token
                     self.check_timers()
         except LlmError as exc:
             self.log.error("brain: %s", exc)
@@ -262,33 +263,62 @@ class BrainWorker(InboxWorker):
         for i, sentence in enumerate(tail):
             self._emit(answer_id, index + i, sentence, i == len(tail) - 1, t0)
         if not text.strip():
-            self._say(answer_id, 0, NO_LLM, True)
+            text = self._canned("llm_unavailable", NO_LLM)
+            self._say(answer_id, 0, text, True)
+            return text
         self.conversation.add(question, text)
         return text
+
+    def _progress(self) -> None:
+        """Between prompt chunks and tokens: stay alive, and give way to control messages."""
+        self.heartbeat.beat()
+        if self.inbox is not None and self.inbox.has_control():
+            self._cancel.set()  # the model stops before its next token
 
     def _emit(self, answer_id: int, index: int, sentence: str, last: bool, t0: float) -> None:
         if index == 0:
             elapsed = time.monotonic() - t0
             self.last_timing["first_sentence_s"] = elapsed
             self.filler_policy.observe(elapsed)
-        with self._lock:
-            a = self._answers.get(answer_id)
-            if a is not None:
-                a["total"] = index + 1
-                a["chars"] += len(sentence)
         self._say(answer_id, index, sentence, last)
 
-    def _close_answers(self, interrupted: bool, answer: int | None = None) -> None:
-        """Teach the interrupt predictor from what playback reported about each answer."""
+    # --- what happened to each answer (interrupt predictor, router learning log) ----------
+
+    def _open(self, answer_id: int, row: int | None) -> None:
         with self._lock:
-            ids = [answer] if answer is not None else list(self._answers)
+            self._answers[answer_id] = {"total": 0, "chars": 0, "started": 0, "row": row,
+                                        "t": time.monotonic()}
+            while len(self._answers) > 8:  # playback events not wired: do not grow forever
+                self._answers.pop(next(iter(self._answers)))
+
+    def _newest(self) -> int | None:
+        with self._lock:
+            return next(reversed(self._answers), None)
+
+    def _outcome(self, row: int | None, outcome: str) -> None:
+        if self.learning is not None and row is not None:
+            try:
+                self.learning.outcome(row, outcome)
+            except Exception:
+                self.log.exception("brain: learning log failed")
+
+    def _close_answers(self, interrupted: bool, answer: int | None = None,
+                       keep: int | None = None) -> None:
+        """An answer ended (Finished last) or was cut (Interrupt): teach the predictor from
+        the sentences playback reported started, and relabel the routing outcome."""
+        now = time.monotonic()
+        with self._lock:
+            ids = [answer] if answer is not None else [i for i in self._answers if i != keep]
             done = [self._answers.pop(i) for i in ids if i in self._answers]
         for a in done:
-            if not a["started"]:
-                continue
-            for i in range(a["started"]):
-                self.predictor.observe(i, a["total"], a["chars"], interrupted)
-            self.predictor.answer_done(interrupted)
+            if interrupted and now - a["t"] > OPEN_FOR_S:
+                continue  # long over: the interrupt is about something else
+            if interrupted:
+                self._outcome(a["row"], "interrupted")
+            if a["started"]:
+                for i in range(a["started"]):
+                    self.predictor.observe(i, a["total"], a["chars"], interrupted)
+                self.predictor.answer_done(interrupted)
 
 
 def _spoken_error(message: str) -> str:

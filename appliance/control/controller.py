@@ -21,8 +21,8 @@ from appliance.control.commands import (
     SetMute,
     SetVolume,
     dispatch,
-    parse,
 )
+from appliance.control.schema import parse
 from appliance.control.state import MODES, StateMachine
 
 log = logging.getLogger("appliance.control")

@@ -143,7 +143,6 @@ def discovery_payload(t: Topics, device_name: str, version: str = "0.1.0") -> di
     }
     for key, comp in components.items():
         comp["unique_id"] = f"{t.device_id}_{key}"
-        comp["object_id"] = f"{t.device_id}_{key}"
         comp["availability"] = [{"topic": t.availability}]
     return {
         "dev": {

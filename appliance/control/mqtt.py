@@ -55,6 +55,8 @@ class MqttWorker(Worker):
         self.topics: Topics = topics_for(device_id, settings.base_topic, settings.discovery_prefix)
         self._client: paho.Client | None = None
         self._connected = threading.Event()
+        self._subscribed = threading.Event()  # the broker acknowledged our subscriptions
+        self._sub_mid = -1
         self._socket_open = False
         self._next_try = 0.0
         self._next_diag = 0.0
@@ -89,6 +91,7 @@ class MqttWorker(Worker):
             )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         # Registering a write callback stops publish() from writing the socket in the caller's
         # thread: every socket write then happens here, in loop(), woken by paho's socketpair.
@@ -121,6 +124,7 @@ class MqttWorker(Worker):
         if rc != paho.MQTT_ERR_SUCCESS:
             self._socket_open = False
             self._connected.clear()
+            self._subscribed.clear()
             self._retry_later("MQTT connection", ConnectionError(paho.error_string(rc)))
             return
         if self._connected.is_set() and now >= self._next_diag:
@@ -140,6 +144,7 @@ class MqttWorker(Worker):
             while not info.is_published() and time.monotonic() < deadline:
                 client.loop(timeout=0.05)
         self._connected.clear()
+        self._subscribed.clear()
         try:
             client.disconnect()
             client.loop(timeout=0.05)
@@ -151,7 +156,8 @@ class MqttWorker(Worker):
         return self._connected.is_set()
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        """Connected and subscribed: commands published from now on are received."""
+        return self._subscribed.wait(timeout)
 
     # --- paho callbacks (run in this worker's thread, inside loop()) -------------------------
 
@@ -168,7 +174,8 @@ class MqttWorker(Worker):
         self.connects += 1
         self.log.info("MQTT connected to %s:%d (session present: %s)", self.settings.host,
                       self.settings.port, bool(flags.session_present))
-        client.subscribe([(self.topics.commands, 1), (self.topics.ha_status, 1)])
+        self._subscribed.clear()
+        _, self._sub_mid = client.subscribe([(self.topics.commands, 1), (self.topics.ha_status, 1)])
         client.publish(self.topics.availability, "online", qos=1, retain=True)
         self._connected.set()
         self._publish_discovery()
@@ -180,6 +187,18 @@ class MqttWorker(Worker):
         if self._connected.is_set():
             self.log.warning("MQTT disconnected: %s", reason)
         self._connected.clear()
+        self._subscribed.clear()
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: Any,
+                      properties: Any) -> None:
+        if mid != self._sub_mid:
+            return
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            self.log.error("MQTT broker refused our subscriptions (%s): commands will not arrive;"
+                           " check the broker ACL for %s", ", ".join(refused), self.topics.commands)
+            return
+        self._subscribed.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         try:
@@ -195,6 +214,12 @@ class MqttWorker(Worker):
                 self.log.info("Home Assistant came online: republishing discovery and state")
                 self._publish_discovery()
                 self._publish_state(force=True)
+            return
+        if msg.retain:  # it would run again after every reconnect
+            self.publish_error(CommandError(
+                "retained_command", "retained commands are ignored: they would run again on "
+                "every reconnect; publish without the retain flag (and clear this one with an "
+                "empty retained message)", None, msg.topic[-60:]))
             return
         key = (msg.mid, msg.topic, zlib.crc32(msg.payload))
         if msg.qos > 0:

@@ -45,6 +45,10 @@ def make_certs(d: Path) -> None:
     (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
     _run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
          "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext", cwd=d)
+    _run("openssl", "req", *ec, "-keyout", "client.key", "-out", "client.csr",
+         "-subj", "/CN=appliance", cwd=d)
+    _run("openssl", "x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "client.crt", "-days", "2", cwd=d)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Broker:
     dir: Path
     port: int
     tls_port: int
+    mtls_port: int = 0  # TLS that also requires a client certificate signed by the CA
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -84,6 +89,14 @@ class Broker:
             f"certfile {self.dir / 'server.crt'}",
             f"keyfile {self.dir / 'server.key'}",
         ]
+        if self.mtls_port:
+            lines += [
+                f"listener {self.mtls_port} 127.0.0.1",
+                f"cafile {self.dir / 'ca.crt'}",
+                f"certfile {self.dir / 'server.crt'}",
+                f"keyfile {self.dir / 'server.key'}",
+                "require_certificate true",
+            ]
         if os.geteuid() == 0:
             lines.insert(0, "user root")
         (self.dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
@@ -134,7 +147,7 @@ class Broker:
 def running_broker(tmp: Path) -> Iterator[Broker]:
     d = tmp / "broker"
     d.mkdir(parents=True, exist_ok=True)
-    broker = Broker(d, free_port(), free_port())
+    broker = Broker(d, free_port(), free_port(), free_port())
     try:
         broker.start()
         yield broker

