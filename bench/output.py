@@ -8,6 +8,7 @@ sentences and underruns; total time of both arms; EWMA convergence; interrupt ->
 latency p50/p99.
 
   .venv/bin/python bench/output.py [--quick] [--engine espeak|kokoro|vits] [--interrupts N]
+                                   [--vits-model piper-en-joe-medium]
 """
 
 from __future__ import annotations
@@ -95,11 +96,15 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="4 sentences, 20 interrupts")
     ap.add_argument("--engine", default="espeak", choices=["espeak", "kokoro", "vits"])
     ap.add_argument("--interrupts", type=int, default=None)
+    ap.add_argument("--vits-model", default=None, metavar="NAME",
+                    help="manifest name of the VITS voice (e.g. piper-en-joe-medium)")
     args = ap.parse_args()
     sentences = ANSWER[:4] if args.quick else ANSWER
     n_int = args.interrupts or (20 if args.quick else 100)
 
     settings = config.load(None)
+    if args.vits_model:
+        settings = config.replace(settings, tts={"vits_model": args.vits_model})
     engine = create_engine(settings, engine=args.engine)
     style = settings.tts.styles[settings.tts.style]
     print(f"engine: {engine.name} ({engine.sample_rate} Hz) -> device {RATE} Hz, period 10 ms, "

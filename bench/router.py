@@ -11,6 +11,7 @@ out: sentence shapes never seen; stricter).
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import statistics
 import tempfile
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from appliance.brain.router import Router, evaluate, load_examples, split, train_model
+from appliance.brain.templates import Templates
 
 
 def main() -> None:
@@ -56,6 +58,18 @@ def main() -> None:
     print(f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: wall-clock "
           "tails include time the OS gave to other processes)")
 
+    templates = Templates.load(seed=0)
+    now = datetime.datetime.now()
+    rend = []
+    for i in range(args.calls):
+        intent, slots = (("timer_set", {"seconds": 90 + i % 600, "name": "la pasta"}),
+                         ("time", {}), ("thanks", {}))[i % 3]
+        t0 = time.perf_counter()
+        templates.render(intent, slots, now)
+        rend.append((time.perf_counter() - t0) * 1000)
+    q = statistics.quantiles(rend, n=100)
+    print(f"Templates.render() ({len(templates)} templates, {len(templates.static_texts())} "
+          f"static texts/openings): p50 {q[49]:.3f} ms  p99 {q[98]:.3f} ms")
     print("held-out by text    (threshold: route acc / intent acc)")
     for thr in (0.4, 0.5, args.threshold, 0.7, 0.8):
         r = evaluate(router.model, held, thr)

@@ -18,7 +18,7 @@ FIND_LINKS=()
 [ -d ../shared/wheels ] && FIND_LINKS=(--find-links ../shared/wheels)
 
 # Free-threaded (cp313t) wheels or pure Python: these keep the GIL off.
-"${PIP[@]}" install "${FIND_LINKS[@]}" --only-binary=numpy,onnxruntime \
+"${PIP[@]}" install "${FIND_LINKS[@]}" --only-binary=numpy,onnxruntime,hypothesis \
   "numpy>=1.26,<2.5" "onnxruntime>=1.17" "pyyaml>=6" "paho-mqtt>=2.0" "gpiozero>=2.0" \
   "sherpa-onnx-core" "llama-cpp-python==0.3.36" "pytest>=8" "pytest-timeout" "hypothesis>=6"
 

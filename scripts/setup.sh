@@ -8,7 +8,7 @@ APT_PACKAGES=(
   libasound2-dev libasound2-plugins alsa-utils   # ALSA headers (pyalsaaudio) and user-space PCMs
   espeak-ng                                      # phonemizer for Kokoro and the fallback voice
   pulseaudio                                     # real-time-paced null sink for tests/benchmarks
-  mosquitto mosquitto-clients                    # MQTT broker for tests
+  mosquitto mosquitto-clients openssl            # MQTT broker for tests (openssl: test CA)
   pocketsphinx-testdata                          # real human speech (English) for STT tests
   sox libsndfile1 ffmpeg                         # audio file conversion
   systemd                                        # systemd-analyze for the unit checks

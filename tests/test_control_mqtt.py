@@ -187,7 +187,7 @@ def test_tls_with_self_signed_ca_and_password(mosq: Broker) -> None:
             probe.close()
 
 
-def test_tls_with_client_certificate(mosq: Broker) -> None:
+def test_tls_with_client_certificate(mosq: Broker, caplog: pytest.LogCaptureFixture) -> None:
     d = mosq.dir
     tls = TlsSettings(ca_file=mosq.ca_file, cert_file=str(d / "client.crt"),
                       key_file=str(d / "client.key"))
@@ -198,6 +198,7 @@ def test_tls_with_client_certificate(mosq: Broker) -> None:
     with appliance(without, wait=False) as (worker, _):
         time.sleep(0.5)
         assert not worker.connected and worker.attempts >= 2  # refused, retried
+        assert "require a client certificate" in caplog.text
 
 
 def test_password_from_file(mosq: Broker, tmp_path: Path) -> None:
@@ -261,3 +262,24 @@ def test_mqtt_and_gpio_are_two_faces_of_one_state(mosq: Broker) -> None:
         probe.close()
         sup.stop()
         factory.close()
+
+
+def test_the_mosquitto_pub_examples_in_the_docs_work(mosq: Broker) -> None:
+    """Runs every ``mosquitto_pub -q 1`` line of docs/mqtt.md against the appliance."""
+    import shlex
+
+    lines = [ln for ln in (REPO / "docs" / "mqtt.md").read_text().splitlines()
+             if ln.startswith("mosquitto_pub -q 1 ")]
+    assert len(lines) >= 9
+    with appliance(mqtt_settings(mosq)) as (_worker, sink):
+        probe = Probe(mosq, "ha", T.error)
+        try:
+            for ln in lines:
+                argv = shlex.split(ln.replace("$B", T.base))
+                argv[1:1] = ["-h", "127.0.0.1", "-p", str(mosq.port), "-u", USER, "-P", PASSWORD]
+                subprocess.run(argv, check=True, timeout=10)
+            calls = sink.wait_for(len(lines))
+            assert len(calls) == len(lines) and not probe.on(T.error)
+            assert ("say", ("La lavadora ha terminado", "high", "urgent")) in calls
+        finally:
+            probe.close()

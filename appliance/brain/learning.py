@@ -20,6 +20,7 @@ from pathlib import Path
 
 from appliance.brain.normalize import normalize
 from appliance.brain.router import (
+    CLASSES,
     DATA_PATH,
     Example,
     Router,
@@ -70,6 +71,7 @@ class RouterLog:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough, one fsync less
         self._db.executescript(_SCHEMA)
         self._db.commit()
 
@@ -146,10 +148,14 @@ def retrain(state_dir: str | Path, threshold: float = 0.6,
     held_texts = {(normalize(e.text), e.prev) for e in held}
     log = RouterLog(state_dir)
     try:
-        logged = [e for e in log.training_examples()
-                  if (normalize(e.text), e.prev) not in held_texts]
+        logged = [e for e in log.training_examples() if e.intent in CLASSES
+                  and (normalize(e.text), e.prev) not in held_texts]
     finally:
         log.close()
+    if not logged:
+        return {"swapped": False, "reason": "nothing new in the log", "old": old, "new": old,
+                "n_log": 0, "seconds": round(time.perf_counter() - t0, 2),
+                "model": str(Router.model_file(state_dir))}
     model = train_model(train + logged)
     new = evaluate(model, held, threshold)
     swap = new["route_acc"] >= old["route_acc"] and new["intent_acc"] >= old["intent_acc"]

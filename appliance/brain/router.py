@@ -34,6 +34,7 @@ LLM = "llm"
 CLASSES: tuple[str, ...] = (*INTENTS, LLM)
 DATA_PATH = Path(__file__).parent / "data" / "router_train.jsonl"
 HELDOUT_PERCENT = 20
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,6 @@ def split(examples: list[Example], by: str = "text") -> tuple[list[Example], lis
 
 def data_digest(path: Path = DATA_PATH) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-log = logging.getLogger(__name__)
 
 
 def featurize(text: str, prev: str | None) -> tuple[str, str, np.ndarray]:

@@ -58,6 +58,7 @@ class MqttWorker(Worker):
         self._subscribed = threading.Event()  # the broker acknowledged our subscriptions
         self._sub_mid = -1
         self._socket_open = False
+        self._answered = False  # a CONNACK arrived for the current attempt
         self._next_try = 0.0
         self._next_diag = 0.0
         self._pub_lock = threading.Lock()
@@ -115,6 +116,7 @@ class MqttWorker(Worker):
                 return
             self.attempts += 1
             try:
+                self._answered = False
                 client.reconnect()
                 self._socket_open = True
             except (OSError, ssl.SSLError, ValueError) as exc:
@@ -125,7 +127,12 @@ class MqttWorker(Worker):
             self._socket_open = False
             self._connected.clear()
             self._subscribed.clear()
-            self._retry_later("MQTT connection", ConnectionError(paho.error_string(rc)))
+            why = paho.error_string(rc)
+            if not self._answered:
+                why = "the broker closed the connection before answering the CONNECT"
+                if self.settings.tls.ca_file and not self.settings.tls.cert_file:
+                    why += " (does it require a client certificate? see mqtt.tls.cert_file)"
+            self._retry_later("MQTT connection", ConnectionError(why))
             return
         if self._connected.is_set() and now >= self._next_diag:
             self._next_diag = now + self.settings.diagnostics_interval_s
@@ -163,6 +170,7 @@ class MqttWorker(Worker):
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any,
                     properties: Any) -> None:
+        self._answered = True
         if reason.is_failure:
             hint = ""
             if str(reason) in ("Not authorized", "Bad user name or password"):

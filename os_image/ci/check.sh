@@ -17,4 +17,13 @@ echo "ci-check: StatusText=$(show StatusText)"
 echo "ci-check: ActiveState=$(show ActiveState) after 5 s; NRestarts=$(show NRestarts)"
 getent group audio gpio | sed 's/^/ci-check: group /'
 /opt/appliance/venv/bin/appliance --version | sed 's/^/ci-check: /'
+# A hung process: no more WATCHDOG=1, so systemd must abort it and start it again.
+kill -STOP "$pid"
+i=0
+while [ $i -lt 60 ]; do
+  [ "$(show NRestarts)" -ge 1 ] && [ "$(show ActiveState)" = active ] && break
+  sleep 0.5; i=$((i + 1))
+done
+echo "ci-check: after SIGSTOP: NRestarts=$(show NRestarts) ActiveState=$(show ActiveState)" \
+  "MainPID=$(show MainPID) old=$pid"
 echo "ci-check: done"

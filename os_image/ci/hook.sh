@@ -13,6 +13,6 @@ install -m 0644 "$HERE/appliance-ci-check.service" "$ROOT/etc/systemd/system/"
 chroot "$ROOT" systemctl enable -q appliance-ci-check.service
 # A short watchdog so the check sees several WATCHDOG=1 pings within seconds.
 install -d "$ROOT/etc/systemd/system/appliance.service.d"
-printf '[Service]\nWatchdogSec=4\n' > "$ROOT/etc/systemd/system/appliance.service.d/ci.conf"
+printf '[Service]\nWatchdogSec=4\nTimeoutAbortSec=2\nRestartSec=1\n' > "$ROOT/etc/systemd/system/appliance.service.d/ci.conf"
 chroot "$ROOT" systemctl mask -q console-getty.service getty@.service systemd-networkd.service \
   systemd-timesyncd.service 2>/dev/null || true

@@ -21,7 +21,7 @@ cp "$REPO/README.md" "$ROOT/opt/appliance/README.md"
 
 # User and groups (sysusers.d, so a reinstall or a factory reset recreates them).
 install -Dm644 "$HERE/files/sysusers-appliance.conf" "$ROOT/usr/lib/sysusers.d/appliance.conf"
-systemd-sysusers --root="$ROOT" "$ROOT/usr/lib/sysusers.d/appliance.conf" >/dev/null
+systemd-sysusers --root="$ROOT" "$ROOT/usr/lib/sysusers.d/appliance.conf" >/dev/null 2>&1
 
 # No default passwords: every account locked (root included); no getty autologin.
 sed -i -E 's/^([^:]*):[^:]*:/\1:!:/' "$ROOT/etc/shadow"

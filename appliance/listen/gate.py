@@ -1,0 +1,123 @@
+"""Turn-taking: when captured audio may become an utterance.
+
+Modes (``listen.mode``):
+
+- ``always``: any speech is an utterance.
+- ``wake_word``: speech counts only after the wake word (until that utterance ends, or
+  ``wake_timeout_s`` passes with no speech) or inside the follow-up window.
+- ``push_to_talk``: speech counts while the button is held, or inside the follow-up window.
+
+While the appliance speaks, input is gated in every mode (unless the capture device does echo
+cancellation), so it never wakes itself or transcribes its own voice. When playback ends, the
+follow-up window opens after ``settle_ms`` (the room's echo dies down) and lasts
+``follow_up_s``. An utterance already under way when a window closes is heard to its end.
+
+Events arrive from several threads (playback, buttons, MQTT, the VAD), so every state change
+and every decision happens under one lock. Times are ``time.monotonic()`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from appliance.config import ListenSettings
+
+
+class ListenGate:
+    def __init__(self, settings: ListenSettings, *, wake_timeout_s: float = 6.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.mode = settings.mode
+        self.follow_up_s = settings.follow_up_s
+        self.settle_s = settings.settle_ms / 1000
+        self.echo_cancellation = settings.echo_cancellation
+        self.wake_timeout_s = wake_timeout_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._speaking = False
+        self._follow_from = self._follow_until = float("-inf")
+        self._ptt = False
+        self._awake_until = float("-inf")  # wake word heard: open until this time ...
+        self._awake_utterance = False  # ... or, once speech started, until it ends
+
+    # --- events -----------------------------------------------------------------------------
+
+    def speaking_started(self) -> None:
+        """Playback of an answer (or filler, or alarm) began."""
+        with self._lock:
+            self._speaking = True
+            self._follow_from = self._follow_until = float("-inf")
+
+    def speaking_ended(self, t: float | None = None) -> None:
+        """Playback finished (or was interrupted): schedule the follow-up window."""
+        t = self._clock() if t is None else t
+        with self._lock:
+            self._speaking = False
+            self._follow_from = t + self.settle_s
+            self._follow_until = self._follow_from + self.follow_up_s
+
+    def ptt_start(self) -> None:
+        with self._lock:
+            self._ptt = True
+
+    def ptt_stop(self) -> None:
+        with self._lock:
+            self._ptt = False
+
+    def wake(self, t: float | None = None) -> None:
+        """The wake word was heard."""
+        t = self._clock() if t is None else t
+        with self._lock:
+            self._awake_until = t + self.wake_timeout_s
+            self._awake_utterance = False
+
+    def speech_started(self) -> None:
+        """The VAD opened an utterance that ``allow`` let through."""
+        with self._lock:
+            if self._awake_until > float("-inf"):
+                self._awake_utterance = True
+
+    def utterance_ended(self) -> None:
+        """The utterance that the wake word opened is over: back to waiting for it."""
+        with self._lock:
+            self._awake_until = float("-inf")
+            self._awake_utterance = False
+
+    # --- decisions --------------------------------------------------------------------------
+
+    def allow(self, t: float | None = None, *, in_speech: bool = False) -> bool:
+        """May audio captured at ``t`` reach the VAD? ``in_speech``: an utterance is open."""
+        t = self._clock() if t is None else t
+        with self._lock:
+            if self._speaking and not self.echo_cancellation:
+                return False
+            if in_speech or self.mode == "always":
+                return True
+            if self._follow_from <= t < self._follow_until:
+                return True
+            if self.mode == "push_to_talk":
+                return self._ptt
+            return self._awake_utterance or t < self._awake_until
+
+    def listens_for_wake_word(self, t: float | None = None) -> bool:
+        """Should the wake word detector run on audio captured at ``t``?"""
+        t = self._clock() if t is None else t
+        with self._lock:
+            if self.mode != "wake_word" or (self._speaking and not self.echo_cancellation):
+                return False
+            return not (self._awake_utterance or t < self._awake_until)
+
+    def state(self, t: float | None = None) -> str:
+        """One word for logs and MQTT: speaking, settling, follow_up, listening, waiting."""
+        t = self._clock() if t is None else t
+        with self._lock:
+            if self._speaking:
+                return "speaking"
+            if t < self._follow_from < float("inf") and self._follow_until > t:
+                return "settling"
+            if self._follow_from <= t < self._follow_until:
+                return "follow_up"
+        if self.allow(t):
+            return "listening"
+        return "waiting"
