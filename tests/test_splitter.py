@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from appliance.speak.splitter import SentenceSplitter, split
 
@@ -157,3 +159,27 @@ def test_cli_prints_a_json_array() -> None:
     )
     assert json.loads(r.stdout) == ["Hola, Sr. Pérez.", "¿Qué tal?", "Son las 10.30 h.", "Adiós."]
     assert "Pérez" in r.stdout  # ensure_ascii=False
+
+
+PIECES = [
+    "Hola", " ", ".", "...", "…", "?", "!", "¿", "¡", "«", "»", '"', ",", ";", ":", "\n", "\n\n",
+    "Sr.", "Dra.", "etc.", "EE. UU.", "p. m.", "3,14", "3.300.000", "10.30 h", "www.x.es",
+    " y ", " pero ", "casa", "Luego", "mañana", "- ", "1.", "J. R.", "Ud.", " ", "  ",
+    "una frase bastante larga que sigue y sigue sin parar nunca",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(PIECES), max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=30),
+    limit=st.integers(min_value=20, max_value=80),
+)
+def test_any_chunking_gives_the_whole_text_result(parts: list[str], cuts: list[int],
+                                                  limit: int) -> None:
+    text = "".join(parts)
+    points = sorted({c % (len(text) + 1) for c in cuts})
+    chunks = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
+    whole = split(text, limit)
+    assert feed_all(chunks, limit) == whole
+    assert " ".join(whole).split() == text.split()  # no character lost or invented

@@ -107,3 +107,22 @@ def test_worker_streams_messages_and_resets_on_interrupt(model, speech):
     assert ends[1].t_start >= truth[1].start + 0.9
     assert abs(ends[1].t_end - truth[1].end) <= 0.15
     assert abs(ends[2].t_end - truth[2].end) <= 0.15
+
+
+def test_worker_resamples_other_capture_rates(model, speech):
+    import soxr
+
+    signal, truth = speech
+    pcm = to_int16(soxr.resample(signal, 16000, 48000))
+    out = Inbox(4096)
+    w = VadWorker(SETTINGS, model, out)
+    w.setup()
+    for i in range(0, len(pcm) - 959, 960):
+        w.handle(AudioFrame(pcm[i : i + 960], 48000, i / 48000, i // 960))
+    ends = []
+    while (m := out.get(0)) is not None:
+        if isinstance(m, SpeechEnd):
+            ends.append(m)
+    assert len(ends) == len(truth)
+    for e, u in zip(ends, truth, strict=True):
+        assert abs(e.t_start - u.start) <= 0.15 and abs(e.t_end - u.end) <= 0.15

@@ -7,7 +7,9 @@ Three layers, so each can be replaced or tested alone:
 - ``Segmenter`` is pure stream logic (no threads, no clock of its own): it turns float32
   chunks into SpeechStart / SpeechAudio / SpeechEnd messages, enforces the utterance cap and
   is what tests, ``appliance transcribe`` and the benchmark use on whole signals.
-- ``VadWorker`` is the pipeline stage: AudioFrame in, speech messages out.
+- ``VadWorker`` is the pipeline stage: AudioFrame in, speech messages out. With a
+  ``ListenGate`` (turn-taking) it hears only what the gate allows - gated audio reaches
+  Silero as silence, so the stream clock never jumps - and runs the wake word detector.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from appliance.config import VadSettings
-from appliance.pipeline.inbox import Inbox
+from appliance.listen.gate import ListenGate
+from appliance.listen.wakeword import WakeWordDetector
+from appliance.pipeline.inbox import Full, Inbox
 from appliance.pipeline.messages import (
     AudioFrame,
     Control,
@@ -225,9 +229,13 @@ class VadWorker(InboxWorker):
     name = "vad"
 
     def __init__(self, settings: VadSettings, model: str | Path, downstream: Inbox, *,
+                 gate: ListenGate | None = None, wakeword: WakeWordDetector | None = None,
                  name: str | None = None, inbox: Inbox | None = None) -> None:
         super().__init__(name, inbox if inbox is not None else Inbox(256, drop_oldest=True))
         self.settings = settings
+        self.gate = gate
+        self.wakeword = wakeword
+        self.wakes = 0
         self.model = Path(model)
         self.downstream = downstream
         self.t0: float | None = None
@@ -238,6 +246,7 @@ class VadWorker(InboxWorker):
         self.gaps = 0  # frames lost upstream (inbox dropped the oldest)
         self.utterances = 0
         self.capped = 0
+        self.dropped = 0  # messages STT had no room for
 
     def setup(self) -> None:
         detector = SileroDetector(self.model, self.settings)
@@ -261,14 +270,34 @@ class VadWorker(InboxWorker):
             self._emit(self._seg.feed(np.zeros(lost * len(msg.samples) * RATE // msg.rate,
                                                np.float32)))
         self._next_seq = msg.seq + 1
-        self._emit(self._seg.feed(self._to_float(msg)))
+        chunk = self._to_float(msg)
+        if self.gate is not None:
+            chunk = self._through_gate(msg, chunk)
+        self._emit(self._seg.feed(chunk))
 
     def on_control(self, msg: Control) -> None:
         if self._seg is not None:
             self._seg.reset()
 
     def stats(self) -> dict[str, Any]:
-        return {"utterances": self.utterances, "capped": self.capped, "gaps": self.gaps}
+        return {"utterances": self.utterances, "capped": self.capped, "gaps": self.gaps,
+                "wakes": self.wakes, "dropped": self.dropped}
+
+    def _through_gate(self, frame: AudioFrame, chunk: np.ndarray) -> np.ndarray:
+        assert self.gate is not None and self._seg is not None
+        if self.wakeword is not None and self.gate.listens_for_wake_word(frame.t):
+            if self.wakeword.process(frame.samples):
+                self.wakes += 1
+                self.log.info("wake word %r heard", self.wakeword.word)
+                self.gate.wake(frame.t)
+                return np.zeros_like(chunk)  # the wake word itself is not the command
+        elif self.wakeword is not None:
+            self.wakeword.reset()  # start clean next time it listens
+        if self.gate.allow(frame.t, in_speech=self._seg.in_speech):
+            return chunk
+        if self._seg.in_speech:  # the appliance started speaking over it: drop it
+            self._seg.reset()
+        return np.zeros_like(chunk)
 
     def _to_float(self, frame: AudioFrame) -> np.ndarray:
         x = frame.samples.astype(np.float32) / 32768.0
@@ -283,7 +312,17 @@ class VadWorker(InboxWorker):
 
     def _emit(self, messages: list[Any]) -> None:
         for m in messages:
+            if isinstance(m, SpeechStart) and self.gate is not None:
+                self.gate.speech_started()
             if isinstance(m, SpeechEnd):
                 self.utterances += 1
                 self.capped += int(m.capped)
-            self.downstream.put(m, timeout=1.0)
+                if self.gate is not None:
+                    self.gate.utterance_ended()
+            try:
+                self.downstream.put(m, timeout=1.0)
+            except Full:
+                # STT is stuck: losing a message beats crashing and losing the VAD's state.
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 100 == 0:
+                    self.log.error("STT inbox full: dropped %d messages", self.dropped)

@@ -12,7 +12,7 @@ from typing import Any
 
 from appliance.config import SttSettings
 from appliance.listen.stt.base import SttEngine, SttSession, load_engine
-from appliance.pipeline.inbox import Inbox
+from appliance.pipeline.inbox import Full, Inbox
 from appliance.pipeline.messages import (
     Control,
     SpeechAudio,
@@ -82,7 +82,7 @@ class SttWorker(InboxWorker):
                     del self.last_decode[min(self.last_decode)]
             self._put(Transcript(msg.utterance, text, True, msg.t_start, msg.t_end,
                                  msg.t_detected, engine=self._engine_name(),
-                                 language=self.settings.language))
+                                 language=self.settings.language), timeout=5.0)
         else:
             self.log.warning("ignoring unexpected message %s", type(msg).__name__)
 
@@ -109,10 +109,17 @@ class SttWorker(InboxWorker):
         if text and text != self._last_partial:
             self._last_partial = text
             self._put(Transcript(self._utterance, text, False, self._t_start,
-                                 engine=self._engine_name(), language=self.settings.language))
+                                 engine=self._engine_name(), language=self.settings.language),
+                      timeout=0.0)
 
     def _engine_name(self) -> str:
         return self.engine.name if self.engine is not None else ""
 
-    def _put(self, msg: Transcript) -> None:
-        self.downstream.put(msg, timeout=1.0)
+    def _put(self, msg: Transcript, timeout: float) -> None:
+        """A partial nobody had room for is simply stale; a lost final is logged."""
+        try:
+            self.downstream.put(msg, timeout=timeout)
+        except Full:
+            if msg.final:
+                self.log.error("transcript of utterance %d dropped: downstream inbox full",
+                               msg.utterance)
