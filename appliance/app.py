@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Literal
 
 from appliance.audio.capture import CaptureWorker
 from appliance.audio.playback import PlaybackWorker
@@ -74,8 +74,10 @@ class Appliance:
         store: ModelStore | None = None,
         max_frames: int | None = None,
         pin_factory: Any = None,
-        prerender: bool = True,
+        prerender: Literal["all", "fillers", "none"] = "all",
     ) -> None:
+        """``prerender``: what to synthesize into the audio cache at start, in a background
+        thread - fillers (the LLM path's first sound) and then every static answer."""
         s = settings
         self.settings = settings
         self.store = store or ModelStore(s.cache_path)
@@ -98,6 +100,7 @@ class Appliance:
         self.timers = TimerService(s.state_path, max_ring_s=s.brain.timer_max_ring_s,
                                    on_event=self._on_timer)
         self.templates = Templates.load()
+        self.router_log = RouterLog(s.state_path)
         self.brain = BrainWorker(
             s,
             router=Router.load(s.state_path, s.brain.router_threshold),
@@ -107,7 +110,8 @@ class Appliance:
             volume=self.volume,
             filler=filler_source(self.fillers),
             prerendered=prerendered_from_cache(self.rendered, style),
-            learning=RouterLog(s.state_path),
+            learning=self.router_log,
+            set_lookahead=self.producer.set_lookahead,
         )
         self.brain.inbox = TranscriptTap(self._on_transcript)
 
@@ -138,10 +142,10 @@ class Appliance:
 
     def start(self) -> None:
         self.supervisor.start()
-        if self._prerender:
-            threading.Thread(target=self._prerender_audio, name="prerender", daemon=True).start()
-        else:
+        if self._prerender == "none":
             self.prerendered.set()
+        else:
+            threading.Thread(target=self._prerender_audio, name="prerender", daemon=True).start()
 
     def stop(self, timeout: float = 1.0) -> bool:
         self._stop_prerender.set()
@@ -153,9 +157,10 @@ class Appliance:
         """Fillers first (the LLM path needs them soonest), then every static answer."""
         try:
             self.fillers.prepare()
-            style = self.settings.tts.styles[self.settings.tts.style]
-            n = prerender_static(self.templates, self.rendered, style, self._stop_prerender)
-            log.info("pre-rendered %d fillers and %d static answers", 18, n)
+            if self._prerender == "all":
+                style = self.settings.tts.styles[self.settings.tts.style]
+                n = prerender_static(self.templates, self.rendered, style, self._stop_prerender)
+                log.info("pre-rendered the fillers and %d static answers", n)
         except Exception:
             log.exception("pre-rendering failed; answers will be synthesized on demand")
         finally:

@@ -133,6 +133,7 @@ class ListenSettings:
     follow_up_s: float = _f(5.0, lo=0.0, hi=60.0)
     settle_ms: int = _f(300, lo=0, hi=5000)
     echo_cancellation: bool = _f(False)
+    wake_timeout_s: float = _f(6.0, lo=1.0, hi=60.0, doc="after the wake word, wait for speech")
 
 
 @dataclass(frozen=True)

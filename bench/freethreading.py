@@ -49,49 +49,80 @@ LONG = ("Primero calienta el aceite en una sartén grande a fuego medio. Despué
 
 # --- child: runs inside the interpreter being measured ------------------------------------
 
+def _fresh(text: str) -> str:
+    """A private copy: each conversation thread works on its own strings, as in the service."""
+    return "".join(list(text))
+
+
 def _stage_fns(state_dir: Path):
+    """Stage name -> factory of a per-thread workload (shared router/regexes, own inputs)."""
     from appliance.brain.normalize import normalize
     from appliance.brain.router import Router
     from appliance.speak.splitter import split
 
     router = Router.load(state_dir)
-    return {
-        "router": lambda: [router.route(t) for t in TEXTS],
-        "splitter": lambda: split(LONG * 3),
-        "normalize": lambda: [normalize(t) for t in TEXTS * 4],
-    }, router
+
+    def router_work():
+        texts = [_fresh(t) for t in TEXTS]
+        return lambda: [router.route(t) for t in texts]
+
+    def splitter_work():
+        text = _fresh(LONG * 3)
+        return lambda: split(text)
+
+    def normalize_work():
+        texts = [_fresh(t) for t in TEXTS * 4]
+        return lambda: [normalize(t) for t in texts]
+
+    return {"router": router_work, "splitter": splitter_work, "normalize": normalize_work}
 
 
-def _timed_threads(fn, reps: int, threads: int) -> float:
-    """Wall time for `threads` threads each calling fn reps // threads times."""
+def _loop_work():
+    """Calibration: pure arithmetic, nothing shared; shows what the machine allows right now."""
+    def run() -> int:
+        s = 0
+        for i in range(20000):
+            s += i * i
+        return s
+    return run
+
+
+def _timed_threads(make, reps: int, threads: int) -> tuple[float, float]:
+    """(wall, process CPU) for `threads` threads each calling its own workload reps // threads
+    times."""
     barrier = threading.Barrier(threads + 1)
+    fns = [make() for _ in range(threads)]
 
-    def work() -> None:
+    def work(fn) -> None:
         barrier.wait()
         for _ in range(reps // threads):
             fn()
 
-    ts = [threading.Thread(target=work) for _ in range(threads)]
+    ts = [threading.Thread(target=work, args=(fn,)) for fn in fns]
     for t in ts:
         t.start()
     barrier.wait()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for t in ts:
         t.join()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def cpu_scaling(fns: dict, budget_s: float) -> dict:
+def cpu_scaling(makers: dict, budget_s: float) -> dict:
     out = {}
-    for name, fn in [*fns.items(), ("all three", lambda: [f() for f in fns.values()])]:
+    stages = {**makers, "all three": lambda: (lambda fs: lambda: [f() for f in fs])(
+        [m() for m in makers.values()]), "calibration loop": _loop_work}
+    for name, make in stages.items():
+        fn = make()
         fn()  # warm up
         t0 = time.perf_counter()
         fn()
         reps = max(4, 2 * int(budget_s / 4 / max(time.perf_counter() - t0, 1e-6) / 2))
-        t1 = min(_timed_threads(fn, reps, 1) for _ in range(2))
-        t2 = min(_timed_threads(fn, reps, 2) for _ in range(2))
-        out[name] = {"reps": reps, "t1_s": t1, "t2_s": t2, "scaling": t1 / t2,
-                     "per_call_ms": t1 / reps * 1000}
+        w1, c1 = min(_timed_threads(make, reps, 1) for _ in range(2))
+        w2, c2 = min(_timed_threads(make, reps, 2) for _ in range(2))
+        out[name] = {"reps": reps, "t1_s": w1, "t2_s": w2, "scaling": w1 / w2,
+                     "per_call_ms": w1 / reps * 1000, "cpu1_ms": c1 / reps * 1000,
+                     "cpu2_ms": c2 / reps * 1000, "parallelism2": c2 / w2}
     return out
 
 
@@ -177,10 +208,11 @@ def pipeline(raw: Path, streams: int, vad_model: Path, vosk_model: Path, fns: di
     route_ms: list[float] = []
 
     def text_load() -> None:
+        route, splitter = fns["router"](), fns["splitter"]()
         while not stop.is_set():
             t0 = time.perf_counter()
-            fns["router"]()
-            fns["splitter"]()
+            route()
+            splitter()
             route_ms.append((time.perf_counter() - t0) * 1000)
 
     loader = threading.Thread(target=text_load)
@@ -221,14 +253,15 @@ def child(args: argparse.Namespace) -> None:
 
     settings = config.load(None)
     store = ModelStore(settings.cache_path)
-    fns, _router = _stage_fns(Path(args.state_dir))
-    result = {"interpreter": interpreter_info().describe()}
+    fns = _stage_fns(Path(args.state_dir))
+    result = {"interpreter": interpreter_info().describe(), "load": os.getloadavg()[0]}
     result["cpu"] = cpu_scaling(fns, args.seconds)
     idle = []
+    route, splitter = fns["router"](), fns["splitter"]()
     for _ in range(50):
         t0 = time.perf_counter()
-        fns["router"]()
-        fns["splitter"]()
+        route()
+        splitter()
         idle.append((time.perf_counter() - t0) * 1000)
     result["text_idle_ms"] = {"mean": statistics.fmean(idle), "p95": _pct(idle, 95)}
     result["pipeline"] = pipeline(Path(args.raw), 2, store.resolve("silero-vad"),
@@ -272,12 +305,18 @@ def report(results: dict[str, dict]) -> None:
     print()
     row("", names)
     row("interpreter at end", [r["interpreter_end"][:w - 2] for r in results.values()])
+    row("load average at start", [f"{r['load']:.1f}" for r in results.values()])
     print("-- CPU-bound pure-Python stages: 1 thread vs 2 threads, same total work")
     for stage in results[names[0]]["cpu"]:
         row(f"{stage}: per call (1 thread)",
             [f"{r['cpu'][stage]['per_call_ms']:.3f} ms" for r in results.values()])
         row(f"{stage}: scaling 1 -> 2 threads",
             [f"{r['cpu'][stage]['scaling']:.2f}x" for r in results.values()])
+        row(f"{stage}: CPU/call 1 vs 2 threads", [
+            f"{r['cpu'][stage]['cpu1_ms']:.3f} / {r['cpu'][stage]['cpu2_ms']:.3f} ms"
+            for r in results.values()])
+        row(f"{stage}: cores busy (2 threads)",
+            [f"{r['cpu'][stage]['parallelism2']:.2f}" for r in results.values()])
     print("-- pipeline: 2 streams capture -> VAD -> Vosk STT, plus router+splitter load")
     p = {n: r["pipeline"] for n, r in results.items()}
     row("audio processed", [f"{x['audio_s']:.1f} s" for x in p.values()])

@@ -38,6 +38,11 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "build.sh: run as root (mmdebstrap, chroot)" >&2; exit 1; }
 case "$ARCH" in amd64|arm64) ;; *) echo "build.sh: --arch amd64 or arm64" >&2; exit 2;; esac
+if [ "$ARCH" != "$(dpkg --print-architecture)" ] && ! arch-test "$ARCH" >/dev/null 2>&1; then
+  echo "build.sh: cannot run $ARCH binaries here: apt-get install qemu-user-static" \
+    "binfmt-support arch-test (and mount binfmt_misc / update-binfmts --enable)" >&2
+  exit 1
+fi
 [ -z "$SSH_KEY" ] || grep -qE '^(ssh-|ecdsa-|sk-)' "$SSH_KEY" \
   || { echo "build.sh: $SSH_KEY is not an SSH public key" >&2; exit 2; }
 

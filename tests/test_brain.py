@@ -14,6 +14,7 @@ from appliance.brain.learning import RouterLog
 from appliance.brain.llm import LlmEngine
 from appliance.brain.output import filler_source, prerender_static, prerendered_from_cache
 from appliance.brain.router import Router
+from appliance.brain.scheduler import InterruptPredictor
 from appliance.brain.templates import Templates, say_clock, say_duration
 from appliance.brain.timers import TimerService
 from appliance.brain.volume import Volume, level_to_gain
@@ -21,7 +22,9 @@ from appliance.brain.worker import BrainWorker
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.messages import Interrupt, Transcript
 from appliance.speak.fillers import FillerBank
-from appliance.speak.messages import Priority, SpeakRequest
+from appliance.speak.messages import Priority, SpeakRequest, Started
+from appliance.speak.priority import PriorityQueue
+from appliance.speak.producer import ProducerWorker
 from appliance.speak.rendered import RenderedAudioCache
 from appliance.speak.tts.espeak import EspeakEngine
 from appliance.system.modelstore import ModelStore
@@ -185,3 +188,29 @@ def test_outcomes_reach_the_router_learning_log(tmp_path, router):
     rig.brain.on_control(Interrupt(reason="barge-in"))  # the user cut that answer
     assert log.rows()[-1]["outcome"] == "interrupted"
     log.close()
+
+
+def test_predicted_interrupts_shrink_the_producers_lookahead(tmp_path, router):
+    """Wired to a real (not started) ProducerWorker: its inbox is the brain's output."""
+    settings = config.from_dict({})
+    producer = ProducerWorker.from_settings(EspeakEngine("es"), PriorityQueue(), settings)
+    predictor = InterruptPredictor(warmup=50)
+    for _ in range(30):  # this user cuts long answers and lets short ones finish
+        for i in range(3):
+            predictor.observe(i, 8, 700, True)
+            predictor.observe(i, 2, 150, False)
+        predictor.answer_done(True)
+    assert predictor.trained
+    rig = Rig(tmp_path, router, predictor=predictor, set_lookahead=producer.set_lookahead)
+    rig.out = producer.inbox
+    rig.brain.out = producer.inbox.put
+    rig.hear("¿Qué hora es?")
+    assert producer.lookahead == settings.speak.lookahead  # short answer: full look-ahead
+    assert rig.brain.tracker.last_plan.p < 0.5
+    answer = rig.brain._answer_id
+    for i in range(8):  # a long answer being spoken, as playback would report it
+        rig.brain.tracker.said(answer, i, 90)
+    rig.brain.handle(Started(id=1, answer=answer, index=1, kind="answer", latency_s=0.0))
+    assert rig.brain.tracker.last_plan.p > 0.7 and producer.lookahead <= 2
+    rig.brain.on_control(Interrupt(reason="barge-in"))
+    assert predictor.samples == 180 + 2  # the two sentences that started, labelled cut

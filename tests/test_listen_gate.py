@@ -11,7 +11,12 @@ from appliance import config
 from appliance.config import ListenSettings, VadSettings
 from appliance.listen.gate import ListenGate
 from appliance.listen.vad import VadWorker
-from appliance.listen.wakeword import WakeWordDetector, WakeWordError, cutoff_for
+from appliance.listen.wakeword import (
+    WakeWordDetector,
+    WakeWordError,
+    cutoff_for,
+    load_wakeword,
+)
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.messages import AudioFrame, SpeechEnd
 from appliance.system.modelstore import ModelStore
@@ -75,6 +80,19 @@ def test_push_to_talk():
     assert not g.allow(T0)
     g.speaking_ended(T0)
     assert g.allow(T0 + 1)  # follow-up window needs no button
+
+
+def test_mode_and_mute_change_at_run_time():
+    g = gate("always")
+    g.set_muted(True)
+    assert not g.allow(T0) and g.state(T0) == "muted"
+    g.set_muted(False)
+    g.set_mode("push_to_talk")
+    assert not g.allow(T0)
+    g.set_mode("wake_word")
+    assert g.listens_for_wake_word(T0)
+    with pytest.raises(ValueError, match="one of wake_word"):
+        g.set_mode("sometimes")
 
 
 def test_gate_is_safe_to_drive_from_many_threads():
@@ -172,3 +190,6 @@ def test_wake_word_ignores_other_speech_and_names_bad_words(store, clips):
     assert cutoff_for(0.85, 1.0) < 0.85 < cutoff_for(0.85, 0.0)
     with pytest.raises(WakeWordError, match="available: .*okay_nabu"):
         WakeWordDetector(models, "oye_cocina")
+    assert load_wakeword(ListenSettings(mode="always"), store) is None
+    jarvis = load_wakeword(ListenSettings(mode="wake_word", wake_word="hey_jarvis"), store)
+    assert jarvis is not None and jarvis.phrase == "Hey Jarvis"

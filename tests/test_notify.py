@@ -211,3 +211,32 @@ def test_broken_state_callback_does_not_stop_the_pings(
     finally:
         sup.stop()
         notifier.close()
+
+
+def test_ready_waits_for_the_devices(notify_socket: tuple[socket.socket, str]) -> None:
+    """``ready_fn`` (the app passes "capture and playback are open") holds READY back."""
+    sock, path = notify_socket
+    notifier = Notifier.from_env({"NOTIFY_SOCKET": path})
+    sup = Supervisor([Ticker("capture")], heartbeat_timeout_s=5.0)
+    opened = threading.Event()
+    sup.start()
+    try:
+        loop = WatchdogLoop(sup, notifier)
+        result: list[bool] = []
+
+        def announce() -> None:
+            result.append(loop.ready(10.0, ready_fn=opened.is_set))
+
+        waiter = threading.Thread(target=announce)
+        waiter.start()
+        early = lines(receive(sock, 0.4))
+        assert "READY=1" not in early
+        assert "STATUS=starting: waiting for the audio devices" in early
+        opened.set()
+        waiter.join(10)
+        assert result == [True]
+        assert "READY=1" in lines(receive(sock, 0.3))
+        assert WatchdogLoop(sup, notifier).ready(0.2, ready_fn=lambda: False) is False
+    finally:
+        sup.stop()
+        notifier.close()

@@ -59,6 +59,7 @@ def test_sentences_come_out_in_order_at_the_device_rate(engine: EspeakEngine) ->
         got = take(q, len(SENTENCES))
     finally:
         assert sup.stop(5)
+    assert w.backlog() == 0
     assert [u.text for u in got] == SENTENCES
     assert [u.index for u in got] == list(range(len(SENTENCES))) and got[-1].last
     for u in got:
@@ -134,9 +135,10 @@ def test_high_request_drops_pending_normal_sentences(engine: EspeakEngine) -> No
     # Not started: handle() runs in this thread, so the pending list is observable.
     for i, text in enumerate(SENTENCES):
         w._pending.append(SpeakRequest(text=text, answer=7, index=i))
+    assert w.backlog() == len(SENTENCES)
     w.handle(SpeakRequest(audio=np.zeros(100, np.int16), rate=RATE, priority=Priority.HIGH,
                           kind="alarm"))
-    assert w.stats()["dropped"] == len(SENTENCES)
+    assert w.stats()["dropped"] == len(SENTENCES) and w.backlog() == 0
     u = q.get(0)
     assert u is not None and u.priority == Priority.HIGH and u.kind == "alarm"
 

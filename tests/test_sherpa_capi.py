@@ -42,10 +42,11 @@ def _python_binding_loads() -> bool:
     if importlib.util.find_spec("sherpa_onnx") is None:
         return False
     try:
-        import sherpa_onnx  # noqa: F401
+        import sherpa_onnx
     except ImportError:
         return False
-    return True
+    # sherpa-onnx-core alone leaves a namespace package without the Python API (python3.13t)
+    return hasattr(sherpa_onnx, "VoiceActivityDetector")
 
 
 def test_library_loads_and_reports_a_version(lib):

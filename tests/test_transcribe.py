@@ -86,3 +86,15 @@ def test_cli_transcribes_a_batch_and_reports_bad_files(files):
     refs = [text for _, text, _ in good]
     print(*zip(refs, hyps, strict=True), sep="\n")
     assert wer(refs, hyps) <= 0.2
+
+
+def test_formats_libsndfile_cannot_read_go_through_ffmpeg(files, tmp_path):
+    import soundfile
+
+    path, _text, seconds = files[1][0]  # a.wav
+    m4a = tmp_path / "a.m4a"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), str(m4a)], check=True)
+    with pytest.raises(soundfile.LibsndfileError):
+        soundfile.info(m4a)
+    x = read_audio(m4a)
+    assert len(x) / 16000 == pytest.approx(seconds, abs=0.12)

@@ -7,7 +7,8 @@ import pytest
 
 from appliance import config
 from appliance.config import VadSettings
-from appliance.listen.vad import SileroDetector, VadWorker, segment_signal, speech_spans
+from appliance.listen.sherpa_capi import CapiSileroDetector
+from appliance.listen.vad import VadWorker, segment_signal, speech_spans
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.messages import (
     AudioFrame,
@@ -33,7 +34,8 @@ def speech():
 
 
 def run(signal, model, settings=SETTINGS):
-    return segment_signal(signal, SileroDetector(model, settings), settings)
+    # The detector VadWorker uses (C API); test_sherpa_capi.py pins it to the Python binding.
+    return segment_signal(signal, CapiSileroDetector(model, settings), settings)
 
 
 def test_segments_match_truth_within_150ms(model, speech):

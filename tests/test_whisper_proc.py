@@ -37,7 +37,7 @@ def engine(model_dir):
 
 
 def test_helper_transcribes_spanish_like_the_in_process_engine(engine):
-    clips = recorded(DEMO_SENTENCES[:2])
+    clips = recorded(DEMO_SENTENCES[1:2])  # one decode: about 2 s
     hyps = []
     for _, audio in clips:
         session = engine.start()

@@ -22,7 +22,7 @@ from appliance.brain.context import Turn
 from appliance.config import Settings
 
 log = logging.getLogger("appliance.llm")
-PREFILL_CHUNK = 32  # prompt tokens evaluated between cancel checks / heartbeats
+PREFILL_CHUNK = 64  # prompt tokens evaluated between cancel checks / heartbeats
 
 
 class LlmError(RuntimeError):

@@ -23,6 +23,7 @@ from typing import Any
 from appliance.brain.context import Conversation
 from appliance.brain.filler_policy import FillerPolicy
 from appliance.brain.llm import LlmEngine, LlmError
+from appliance.brain.outcomes import AnswerTracker
 from appliance.brain.output import FillerSource, Prerendered, alarm_tone
 from appliance.brain.scheduler import InterruptPredictor
 from appliance.brain.timers import TimerError, TimerEvent, TimerService
@@ -34,7 +35,6 @@ from appliance.speak.messages import Finished, Priority, SpeakRequest, Started, 
 from appliance.speak.splitter import SentenceSplitter
 
 NO_LLM = "Lo siento, ahora mismo no puedo pensar en eso."
-OPEN_FOR_S = 120.0  # an Interrupt later than this after an answer is not about that answer
 
 
 class BrainWorker(InboxWorker):
@@ -55,6 +55,7 @@ class BrainWorker(InboxWorker):
         prerendered: Prerendered | None = None,
         predictor: InterruptPredictor | None = None,
         learning: Any = None,  # appliance.brain.learning.RouterLog (record, outcome)
+        set_lookahead: Callable[[int], None] | None = None,  # ProducerWorker.set_lookahead
         now: Callable[[], dt.datetime] = dt.datetime.now,
         name: str | None = None,
     ) -> None:
@@ -69,16 +70,16 @@ class BrainWorker(InboxWorker):
         self.prerendered = prerendered
         self.filler_policy = FillerPolicy(b.filler_threshold_s, alpha=settings.speak.ewma_alpha)
         self.predictor = predictor or InterruptPredictor()
-        self.learning = learning
+        self.tracker = AnswerTracker(self.predictor, base_lookahead=settings.speak.lookahead,
+                                     learning=learning, set_lookahead=set_lookahead)
         self.now = now
         self.splitter_chars = settings.speak.first_sentence_max_chars
         self._cancel = threading.Event()
         self._prev_intent: str | None = None
         self._alarm = alarm_tone(settings.audio.playback_rate)
-        self._lock = threading.Lock()  # answer bookkeeping shared with playback-event senders
-        self._answers: dict[int, dict[str, Any]] = {}  # answer id -> bookkeeping, oldest first
         self.last_timing: dict[str, float] = {}  # seconds from the transcript, last answer
         self._t0 = time.monotonic()
+        self._answer_id = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class BrainWorker(InboxWorker):
     def on_control(self, msg: Control) -> None:
         if isinstance(msg, Interrupt):
             self._cancel.set()
-            self._close_answers(interrupted=True)
+            self.tracker.interrupted()
 
     def handle(self, msg: Any) -> None:
         if isinstance(msg, Transcript):
@@ -120,12 +121,11 @@ class BrainWorker(InboxWorker):
         elif isinstance(msg, TimerEvent):
             self.on_timer(msg)
         elif isinstance(msg, Started):
-            with self._lock:
-                a = self._answers.get(msg.answer)
-                if a is not None and msg.kind == "answer":
-                    a["started"] = max(a["started"], msg.index + 1)
-        elif isinstance(msg, Finished) and msg.last:
-            self._close_answers(interrupted=False, answer=msg.answer)
+            if msg.kind == "answer":
+                self.tracker.started(msg.answer, msg.index)
+        elif isinstance(msg, Finished):
+            if msg.last:
+                self.tracker.finished(msg.answer)
         else:
             self.log.warning("brain: ignoring %s", type(msg).__name__)
         self.check_timers()
@@ -150,21 +150,15 @@ class BrainWorker(InboxWorker):
         self._t0 = msg.t_done
         result = self.router.route(msg.text, self._prev_intent)
         self._prev_intent = result.intent
-        answer_id = new_id()
+        answer_id = self._answer_id = new_id()
         self.last_timing = {"route_s": time.monotonic() - self._t0}
-        row = None
-        if self.learning is not None:
-            try:
-                row = self.learning.record(result)
-            except Exception:
-                self.log.exception("brain: learning log failed")
-        self._open(answer_id, row)
+        self.tracker.open(answer_id, result)
         if result.route == "template":
             text = self.template_answer(result, answer_id)
         else:
             text = self.llm_answer(msg.text, answer_id, self._t0)
         outcome = "interrupted" if self._cancel.is_set() else "answered"
-        self._outcome(row, outcome)
+        self.tracker.done(answer_id, outcome)
         self.log.info("brain: %r -> %s %s (%s): %r", msg.text, result.route, result.intent,
                       outcome, text[:80])
 
@@ -175,10 +169,7 @@ class BrainWorker(InboxWorker):
             req = SpeakRequest(audio=audio, rate=rate, answer=answer_id, index=index, last=last)
         else:
             req = SpeakRequest(text=text, answer=answer_id, index=index, last=last)
-        with self._lock:
-            a = self._answers.get(answer_id)
-            if a is not None:
-                a["total"], a["chars"] = index + 1, a["chars"] + len(text)
+        self.tracker.said(answer_id, index, len(text))
         self.out(req)
         self.last_timing.setdefault("first_out_s", time.monotonic() - self._t0)
 
@@ -226,7 +217,7 @@ class BrainWorker(InboxWorker):
         elif intent == "stop":
             self.timers.stop()
             self.out(Interrupt(reason="voice stop"))  # the short "vale" that follows survives
-            self._close_answers(interrupted=True, keep=self._newest())
+            self.tracker.interrupted(keep=self._answer_id)
         return {}
 
     def llm_answer(self, question: str, answer_id: int, t0: float) -> str:
@@ -281,44 +272,6 @@ class BrainWorker(InboxWorker):
             self.last_timing["first_sentence_s"] = elapsed
             self.filler_policy.observe(elapsed)
         self._say(answer_id, index, sentence, last)
-
-    # --- what happened to each answer (interrupt predictor, router learning log) ----------
-
-    def _open(self, answer_id: int, row: int | None) -> None:
-        with self._lock:
-            self._answers[answer_id] = {"total": 0, "chars": 0, "started": 0, "row": row,
-                                        "t": time.monotonic()}
-            while len(self._answers) > 8:  # playback events not wired: do not grow forever
-                self._answers.pop(next(iter(self._answers)))
-
-    def _newest(self) -> int | None:
-        with self._lock:
-            return next(reversed(self._answers), None)
-
-    def _outcome(self, row: int | None, outcome: str) -> None:
-        if self.learning is not None and row is not None:
-            try:
-                self.learning.outcome(row, outcome)
-            except Exception:
-                self.log.exception("brain: learning log failed")
-
-    def _close_answers(self, interrupted: bool, answer: int | None = None,
-                       keep: int | None = None) -> None:
-        """An answer ended (Finished last) or was cut (Interrupt): teach the predictor from
-        the sentences playback reported started, and relabel the routing outcome."""
-        now = time.monotonic()
-        with self._lock:
-            ids = [answer] if answer is not None else [i for i in self._answers if i != keep]
-            done = [self._answers.pop(i) for i in ids if i in self._answers]
-        for a in done:
-            if interrupted and now - a["t"] > OPEN_FOR_S:
-                continue  # long over: the interrupt is about something else
-            if interrupted:
-                self._outcome(a["row"], "interrupted")
-            if a["started"]:
-                for i in range(a["started"]):
-                    self.predictor.observe(i, a["total"], a["chars"], interrupted)
-                self.predictor.answer_done(interrupted)
 
 
 def _spoken_error(message: str) -> str:

@@ -1,6 +1,9 @@
-"""``appliance demo``: the input half end to end on this machine, no sound card needed.
+"""``appliance demo``: the demo conversation - the seed's five scenarios (short query, medium
+explanation, long answer, interruption at 5 s, multi-turn) spoken by a scripted person to the
+real pipeline through FIFO-backed ALSA devices; writes a stereo recording of the conversation
+and a report.json with per-turn figures (see appliance/demo/). No sound card needed.
 
-Spanish utterances (shipped Kokoro clips) with silence between them become the input file of
+``appliance demo --input-only``: just the input half. Spanish utterances (shipped Kokoro clips) with silence between them become the input file of
 a file-backed ALSA capture PCM defined in a temporary ALSA config; the real pipeline
 (capture -> Silero VAD -> STT) runs on it, and each utterance is printed with where it really
 was, where the VAD put it, what STT heard and how long that took.
@@ -14,7 +17,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from appliance.config import Settings
+    from appliance.demo_speech import Utterance
+    from appliance.pipeline.messages import Transcript
 
 STOCK_ALSA = "/usr/share/alsa/alsa.conf"
 DEVICE = "appliance_demo_mic"
@@ -27,14 +35,35 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__)
     add_config_arg(p)
     p.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                   help="give up after this many seconds (default 300)")
+                   help="give up on start-up after this many seconds (default 300)")
+    p.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
+                   help="where conversation.wav and report.json go (default ./demo-out)")
+    p.add_argument("--scenarios", default="", metavar="N,N",
+                   help="only these scenarios (1-5), e.g. --scenarios 1,4")
+    p.add_argument("--input-only", action="store_true",
+                   help="only capture -> VAD -> STT on a few utterances")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from appliance import config
 
-    return run_input_demo(config.load(args.config), timeout=args.timeout)
+    settings = config.load(args.config)
+    if args.input_only:
+        return run_input_demo(settings, timeout=args.timeout)
+    from appliance.demo.conversation import SCENARIOS
+    from appliance.demo.run import run_conversation
+
+    chosen = SCENARIOS
+    if args.scenarios:
+        try:
+            picks = [int(n) for n in args.scenarios.split(",")]
+            chosen = tuple(SCENARIOS[n - 1] for n in picks if n >= 1)
+        except (ValueError, IndexError):
+            print(f"appliance demo: --scenarios takes numbers 1-{len(SCENARIOS)}, "
+                  f"got {args.scenarios!r}", file=sys.stderr)
+            return 2
+    return run_conversation(settings, args.out, scenarios=chosen, timeout_s=args.timeout)
 
 
 def alsa_capture_config(directory: Path, raw: Path, name: str = DEVICE) -> Path:
@@ -47,14 +76,12 @@ def alsa_capture_config(directory: Path, raw: Path, name: str = DEVICE) -> Path:
     return conf
 
 
-def run_input_demo(settings, *, timeout: float = 300.0, out: TextIO = sys.stdout) -> int:
+def run_input_demo(settings: Settings, *, timeout: float = 300.0, out: TextIO = sys.stdout) -> int:
     import numpy as np
 
     from appliance import config
-    from appliance.app import Appliance
     from appliance.demo_speech import DEMO_SENTENCES, compose, recorded, to_int16
     from appliance.listen.wer import wer
-    from appliance.pipeline.inbox import Inbox
     from appliance.pipeline.messages import Transcript
 
     clips = recorded(DEMO_SENTENCES)
@@ -78,13 +105,10 @@ def run_input_demo(settings, *, timeout: float = 300.0, out: TextIO = sys.stdout
         print(f"demo: {len(truth)} utterances, {len(signal) / 16000:.1f} s of audio through "
               f"ALSA PCM {DEVICE!r} -> VAD -> STT ({settings.stt.engine}, "
               f"{settings.stt.language})", file=out, flush=True)
-        transcripts = Inbox(256)
         t_load = time.monotonic()
-        app = Appliance(settings, transcripts=transcripts, max_frames=frames)
-        # The file PCM is not paced: it delivers the whole file at once. Let the VAD's inbox
-        # hold all of it instead of dropping the oldest frames as it would live.
-        app.vad.inbox.maxsize = frames + 64
-        app.start()
+        app = InputHalf(settings, max_frames=frames)
+        transcripts = app.transcripts
+        app.supervisor.start()
         finals: list[Transcript] = []
         deadline = time.monotonic() + timeout
         try:
@@ -106,16 +130,41 @@ def run_input_demo(settings, *, timeout: float = 300.0, out: TextIO = sys.stdout
                 elif time.monotonic() - quiet_since > 5.0:
                     break  # all captured and processed: nothing more will come
         finally:
-            app.stop(2.0)
+            app.supervisor.stop(2.0)
 
-    refs = [u.text for u in truth[: len(finals)]]
-    score = wer(refs, [f.text for f in finals], settings.stt.language) if finals else 1.0
+    known = [f for f in finals if 0 < f.utterance <= len(truth)]
+    refs = [truth[f.utterance - 1].text for f in known]
+    score = wer(refs, [f.text for f in known], settings.stt.language) if known else 1.0
     print(f"demo: {len(finals)}/{len(truth)} utterances transcribed, word error rate "
           f"{score:.0%}; STT real-time factor {app.stt.stats()['rtf']:.2f}", file=out)
     return 0 if len(finals) == len(truth) else 1
 
 
-def _print_utterance(out: TextIO, msg, truth, decode_s: float | None) -> None:
+class InputHalf:
+    """capture -> VAD -> STT, wired here so the demo shows the listening stages alone."""
+
+    def __init__(self, settings: Settings, *, max_frames: int) -> None:
+        from appliance.audio.capture import CaptureWorker
+        from appliance.listen.stt.worker import SttWorker
+        from appliance.listen.vad import VadWorker
+        from appliance.pipeline.inbox import Inbox
+        from appliance.pipeline.supervisor import Supervisor
+        from appliance.system.modelstore import ModelStore
+
+        store = ModelStore(settings.cache_path)
+        self.transcripts = Inbox(256)
+        self.stt = SttWorker(settings.stt, self.transcripts, store=store)
+        # The file PCM is not paced: it delivers the whole file at once. The VAD's inbox
+        # holds all of it instead of dropping the oldest frames as it does live.
+        self.vad = VadWorker(settings.vad, store.resolve(settings.vad.model), self.stt.inbox,
+                             inbox=Inbox(max_frames + 64, drop_oldest=True))
+        self.capture = CaptureWorker(settings.audio, self.vad.inbox, max_frames=max_frames)
+        self.workers = [self.capture, self.vad, self.stt]
+        self.supervisor = Supervisor(self.workers)
+
+
+def _print_utterance(out: TextIO, msg: Transcript, truth: list[Utterance],
+                     decode_s: float | None) -> None:
     true = truth[msg.utterance - 1] if 0 < msg.utterance <= len(truth) else None
     where = f"{msg.t_start:6.2f}-{msg.t_end:6.2f} s"
     if true is not None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from appliance.system.interp import gil_enabled  # the one GIL probe (doctor, CI too)
 
 log = logging.getLogger("appliance.control.state")
 
@@ -27,12 +28,6 @@ PHASES: tuple[str, ...] = ("idle", "listening", "thinking", "speaking", "error")
 STATES: tuple[str, ...] = ("idle", "listening", "thinking", "speaking", "muted", "error")
 MODES: tuple[str, ...] = ("wake_word", "push_to_talk", "always")
 EVENT_TYPES: tuple[str, ...] = ("wake_word", "button_press", "timer_finished")
-
-
-def gil_enabled() -> bool:
-    """True on the GIL build; free-threaded 3.13t reports whether the GIL came back on."""
-    probe = getattr(sys, "_is_gil_enabled", None)
-    return bool(probe()) if probe is not None else True
 
 
 @dataclass(frozen=True)

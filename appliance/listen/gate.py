@@ -4,7 +4,7 @@ Modes (``listen.mode``):
 
 - ``always``: any speech is an utterance.
 - ``wake_word``: speech counts only after the wake word (until that utterance ends, or
-  ``wake_timeout_s`` passes with no speech) or inside the follow-up window.
+  ``listen.wake_timeout_s`` passes with no speech) or inside the follow-up window.
 - ``push_to_talk``: speech counts while the button is held, or inside the follow-up window.
 
 While the appliance speaks, input is gated in every mode (unless the capture device does echo
@@ -24,15 +24,17 @@ from collections.abc import Callable
 
 from appliance.config import ListenSettings
 
+MODES = ("wake_word", "push_to_talk", "always")
+
 
 class ListenGate:
-    def __init__(self, settings: ListenSettings, *, wake_timeout_s: float = 6.0,
+    def __init__(self, settings: ListenSettings, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.mode = settings.mode
         self.follow_up_s = settings.follow_up_s
         self.settle_s = settings.settle_ms / 1000
         self.echo_cancellation = settings.echo_cancellation
-        self.wake_timeout_s = wake_timeout_s
+        self.wake_timeout_s = settings.wake_timeout_s
         self._clock = clock
         self._lock = threading.Lock()
         self._speaking = False
@@ -40,6 +42,21 @@ class ListenGate:
         self._ptt = False
         self._awake_until = float("-inf")  # wake word heard: open until this time ...
         self._awake_utterance = False  # ... or, once speech started, until it ends
+        self._muted = False
+
+    # --- settings changed at run time (MQTT, buttons) ----------------------------------------
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"listening mode: got {mode!r}, expected one of {', '.join(MODES)}")
+        with self._lock:
+            self.mode = mode
+            self._awake_until, self._awake_utterance = float("-inf"), False
+
+    def set_muted(self, muted: bool) -> None:
+        """A muted microphone hears nothing, not even the wake word."""
+        with self._lock:
+            self._muted = muted
 
     # --- events -----------------------------------------------------------------------------
 
@@ -90,7 +107,7 @@ class ListenGate:
         """May audio captured at ``t`` reach the VAD? ``in_speech``: an utterance is open."""
         t = self._clock() if t is None else t
         with self._lock:
-            if self._speaking and not self.echo_cancellation:
+            if self._muted or (self._speaking and not self.echo_cancellation):
                 return False
             if in_speech or self.mode == "always":
                 return True
@@ -104,14 +121,19 @@ class ListenGate:
         """Should the wake word detector run on audio captured at ``t``?"""
         t = self._clock() if t is None else t
         with self._lock:
-            if self.mode != "wake_word" or (self._speaking and not self.echo_cancellation):
+            if self.mode != "wake_word" or self._muted:
+                return False
+            if self._speaking and not self.echo_cancellation:
                 return False
             return not (self._awake_utterance or t < self._awake_until)
 
     def state(self, t: float | None = None) -> str:
-        """One word for logs and MQTT: speaking, settling, follow_up, listening, waiting."""
+        """One word for logs and MQTT: muted, speaking, settling, follow_up, listening,
+        waiting."""
         t = self._clock() if t is None else t
         with self._lock:
+            if self._muted:
+                return "muted"
             if self._speaking:
                 return "speaking"
             if t < self._follow_from < float("inf") and self._follow_until > t:

@@ -236,6 +236,7 @@ class VadWorker(InboxWorker):
         self.gate = gate
         self.wakeword = wakeword
         self.wakes = 0
+        self._ww_listening = False
         self.model = Path(model)
         self.downstream = downstream
         self.t0: float | None = None
@@ -249,7 +250,11 @@ class VadWorker(InboxWorker):
         self.dropped = 0  # messages STT had no room for
 
     def setup(self) -> None:
-        detector = SileroDetector(self.model, self.settings)
+        # sherpa-onnx's C API through ctypes: the one code path for the GIL build and
+        # python3.13t (no free-threaded sherpa_onnx module); same segments, same CPU cost.
+        from appliance.listen.sherpa_capi import CapiSileroDetector
+
+        detector = CapiSileroDetector(self.model, self.settings)
         self._seg = Segmenter(detector, self.settings.max_utterance_s)
         self._next_seq = None
         self.t0 = None
@@ -285,14 +290,16 @@ class VadWorker(InboxWorker):
 
     def _through_gate(self, frame: AudioFrame, chunk: np.ndarray) -> np.ndarray:
         assert self.gate is not None and self._seg is not None
-        if self.wakeword is not None and self.gate.listens_for_wake_word(frame.t):
+        listening = self.gate.listens_for_wake_word(frame.t)
+        if self.wakeword is not None and listening:
             if self.wakeword.process(frame.samples):
                 self.wakes += 1
                 self.log.info("wake word %r heard", self.wakeword.word)
                 self.gate.wake(frame.t)
                 return np.zeros_like(chunk)  # the wake word itself is not the command
-        elif self.wakeword is not None:
-            self.wakeword.reset()  # start clean next time it listens
+        elif self.wakeword is not None and self._ww_listening:
+            self.wakeword.reset()  # stale audio must not complete a word later
+        self._ww_listening = listening
         if self.gate.allow(frame.t, in_speech=self._seg.in_speech):
             return chunk
         if self._seg.in_speech:  # the appliance started speaking over it: drop it

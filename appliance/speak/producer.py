@@ -99,6 +99,7 @@ class ProducerWorker(InboxWorker):
         self._pending: deque[SpeakRequest] = deque()  # worker thread only
         self._timeline: deque[tuple[float, float]] = deque()  # (start, end) of queued audio
         self._records: deque[Prediction] = deque(maxlen=1000)
+        self._working = 0  # 1 while a request is being synthesized/converted
         self._counts = {"synthesized": 0, "passed_through": 0, "dropped": 0, "failed": 0}
 
     @classmethod
@@ -138,6 +139,14 @@ class ProducerWorker(InboxWorker):
     def ewma_s_per_char(self) -> float | None:
         with self._lock:
             return self._ewma
+
+    def backlog(self) -> int:
+        """Sentences not yet handed to the queue: in the inbox, pending here, or in synthesis
+        (the inbox alone looks empty while sentences wait here for their start time)."""
+        assert self.inbox is not None
+        with self._lock:
+            working = self._working
+        return len(self.inbox) + len(self._pending) + working
 
     def records(self) -> list[Prediction]:
         with self._lock:
@@ -181,7 +190,13 @@ class ProducerWorker(InboxWorker):
 
     def idle(self) -> None:
         if self._pending and self._wait_s() <= 0:
-            self._produce(self._pending.popleft())
+            with self._lock:
+                self._working = 1
+            try:
+                self._produce(self._pending.popleft())
+            finally:
+                with self._lock:
+                    self._working = 0
 
     # --- scheduling -------------------------------------------------------------------------
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import sysconfig
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from appliance.config import Settings
+from appliance.system.interp import free_threaded_build, gil_enabled
 from appliance.system.modelstore import ModelMissing, ModelStore
 
 MIN_FREE_MB = 200
@@ -37,8 +37,8 @@ class Check:
 
 def check_interpreter() -> Check:
     impl = f"{sys.implementation.name} {sys.version.split()[0]}"
-    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-    gil_on = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+    free_threaded = free_threaded_build()
+    gil_on = gil_enabled()
     if free_threaded and not gil_on:
         return Check("interpreter", True, f"{impl}, free-threaded, GIL disabled", required=False)
     why = "free-threaded build, but a module re-enabled the GIL" if free_threaded else "GIL build"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from appliance.pipeline.supervisor import Supervisor
@@ -64,14 +65,25 @@ class WatchdogLoop:
         self._ready = threading.Event()
         self.pings = 0
 
-    def ready(self, timeout: float, extra: str = "") -> bool:
-        """Wait until every worker finished setup (models loaded, devices opened), then send
-        READY=1 and arm the health check. False (and no READY) if that took over ``timeout``."""
+    def ready(self, timeout: float, extra: str = "",
+              ready_fn: Callable[[], bool] | None = None) -> bool:
+        """Wait until every worker finished setup (models loaded) and ``ready_fn`` (if given:
+        e.g. the audio devices are open) is true, then send READY=1 and arm the health check.
+        False (and no READY) if that took over ``timeout``."""
+        deadline = time.monotonic() + timeout
         if not self.supervisor.wait_ready(timeout):
             pending = [s.name for s in self.supervisor.status() if not s.ready]
             log.error("workers not ready after %.0fs: %s", timeout, ", ".join(pending))
             self.notifier.status("start-up timed out waiting for " + ", ".join(pending))
             return False
+        if ready_fn is not None and not ready_fn():
+            self.notifier.status("starting: waiting for the audio devices")
+            while not ready_fn():
+                if time.monotonic() >= deadline:
+                    log.error("audio devices not ready after %.0fs", timeout)
+                    self.notifier.status("start-up timed out waiting for the audio devices")
+                    return False
+                time.sleep(0.1)
         self._ready.set()
         text = self.status_text()
         with self._lock:

@@ -17,6 +17,13 @@ echo "ci-check: StatusText=$(show StatusText)"
 echo "ci-check: ActiveState=$(show ActiveState) after 5 s; NRestarts=$(show NRestarts)"
 getent group audio gpio | sed 's/^/ci-check: group /'
 /opt/appliance/venv/bin/appliance --version | sed 's/^/ci-check: /'
+# The nightly retrain, started now under its own sandbox (no network, no devices).
+systemctl start appliance-router-retrain.service
+echo "ci-check: retrain Result=$(systemctl show appliance-router-retrain.service -p Result --value)" \
+  "ExecMainStatus=$(systemctl show appliance-router-retrain.service -p ExecMainStatus --value)"
+# The doctor as the service user, for the record (the CI image has no LLM: that row fails).
+runuser -u appliance -- /opt/appliance/venv/bin/appliance doctor \
+  --config /etc/appliance/config.yaml 2>/dev/null | sed 's/^/ci-check: doctor: /'
 # A hung process: no more WATCHDOG=1, so systemd must abort it and start it again.
 kill -STOP "$pid"
 i=0

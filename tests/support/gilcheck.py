@@ -34,7 +34,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if gil_enabled():
         where = f" (first during {_first[0]})" if _first else " (before the first test)"
-        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.ensure_newline()
+        reporter.write_line(
             f"gilcheck: FAILED: the GIL is enabled at the end of the session{where}", red=True
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -61,9 +61,10 @@ class BufferedSession:
 def load_engine(settings: SttSettings, store: ModelStore) -> SttEngine:
     """The configured engine with its model loaded (slow: call once, in a worker or CLI)."""
     if settings.engine == "whisper":
-        from appliance.listen.stt.whisper import WhisperEngine
+        # In-process faster-whisper, or a helper process where it cannot load (python3.13t).
+        from appliance.listen.stt.whisper_proc import load_whisper
 
-        return WhisperEngine(store.resolve(settings.whisper_model), settings)
+        return load_whisper(store.resolve(settings.whisper_model), settings)
     if settings.engine == "vosk":
         from appliance.listen.stt.vosk import VoskEngine
 

@@ -1,0 +1,230 @@
+"""The demo conversation: the seed's five scenarios, end to end through the real pipeline.
+
+A scripted person (shipped Kokoro clips) speaks into a FIFO-backed ALSA microphone; the real
+appliance (capture -> VAD -> STT -> brain -> TTS -> playback) answers into a FIFO-backed ALSA
+loudspeaker that the demo drains in real time. The person waits for each answer to end before
+the next line, and in scenario 4 presses the interrupt button 5 s into the answer. Figures
+come from the pipeline's own events plus what the "ear" actually heard.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.app import Appliance
+from appliance.demo import voices
+from appliance.demo.fifo_devices import Ear, Mouth
+from appliance.pipeline.messages import Transcript
+from appliance.speak.messages import Finished, Gap, Silent, SpeakRequest, Started
+
+
+@dataclass(frozen=True)
+class Turn:
+    line: str  # key in voices.LINES
+    interrupt_after_s: float | None = None  # press the button this long after the first sound
+
+
+@dataclass(frozen=True)
+class Phase:
+    phase: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    turns: tuple[Turn, ...]
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("1. Consulta corta", (Turn("time"), Turn("timer"))),
+    Scenario("2. Explicación media", (Turn("bread"),)),
+    Scenario("3. Respuesta larga", (Turn("paella"),)),
+    Scenario("4. Interrupción a los 5 s", (Turn("tortilla", interrupt_after_s=5.0),)),
+    Scenario("5. Multi-turno", (Turn("capital"), Turn("people"))),
+)
+
+
+@dataclass
+class Log:
+    """Every pipeline event with the monotonic time it was seen; filled from worker threads
+    (list.append of a tuple under the GIL-free build is still one call, but the reader takes a
+    snapshot with list() only after the writers are quiet for the turn)."""
+
+    events: list[tuple[float, Any]] = field(default_factory=list)
+
+    def add(self, event: Any) -> None:
+        self.events.append((time.monotonic(), event))
+
+    def since(self, t: float) -> list[tuple[float, Any]]:
+        return [(w, e) for w, e in list(self.events) if w >= t]
+
+
+class Conversation:
+    def __init__(self, app: Appliance, mouth: Mouth, ear: Ear, *, turn_timeout_s: float = 120.0,
+                 out: Any = print) -> None:
+        self.app = app
+        self.mouth = mouth
+        self.ear = ear
+        self.turn_timeout_s = turn_timeout_s
+        self.out = out
+        self.log = Log()
+        app.observers.append(self.log.add)
+        speak = app.brain.out
+
+        def spy(msg: Any) -> None:  # what the brain asked to say, on its way to the producer
+            self.log.add(msg)
+            speak(msg)
+
+        app.brain.out = spy
+        app.state.subscribe(lambda snap, changed: self.log.add(Phase(snap.phase))
+                            if "phase" in changed else None)
+        self.settle_s = app.settings.listen.settle_ms / 1000 + 0.3
+
+    # --- the script ---------------------------------------------------------------------
+
+    def run(self, scenarios: tuple[Scenario, ...] = SCENARIOS) -> list[dict[str, Any]]:
+        turns: list[dict[str, Any]] = []
+        for scenario in scenarios:
+            self.out(f"\n== {scenario.name} ==")
+            for turn in scenario.turns:
+                figures = self.turn(turn)
+                figures["scenario"] = scenario.name
+                turns.append(figures)
+                self.print_turn(figures)
+        return turns
+
+    def turn(self, turn: Turn) -> dict[str, Any]:
+        clip = voices.clip(turn.line)
+        t_begin = time.monotonic()
+        underruns0 = self.app.playback.stats()["underruns"]
+        duration = self.mouth.say((clip * 32767).astype("int16"))
+        self.mouth.wait_said(duration + 10)
+        start_t, _ = self.mouth.said()[-1]
+        t_end_speech = start_t + duration
+        fig: dict[str, Any] = {"said": voices.LINES[turn.line], "speech_s": round(duration, 2)}
+
+        transcript = self._wait(t_begin, lambda e: isinstance(e, Transcript) and e.final, 60)
+        if transcript is None:
+            fig["error"] = "no transcript"
+            return fig
+        t_tr, tr = transcript
+        fig["heard"] = tr.text
+        fig["vad_end_after_speech_ms"] = _ms(tr.t_detected - t_end_speech)
+        fig["transcript_after_speech_ms"] = _ms(tr.t_done - t_end_speech)
+        row = self._route_row()
+        if row:
+            fig["route"], fig["intent"] = row.get("route"), row.get("intent")
+
+        first = self._wait(t_tr, lambda e: isinstance(e, Started), 60)
+        if first is None:
+            fig["error"] = "no answer"
+            return fig
+        t_first, started = first
+        fig["first_sound"] = started.kind
+        fig["transcript_to_first_sound_ms"] = _ms(t_first - tr.t_done)
+        heard = self.ear.sound_since(t_tr)
+        deadline = time.monotonic() + self.turn_timeout_s
+        if turn.interrupt_after_s is not None:
+            self._sleep_until(t_first + turn.interrupt_after_s)
+            t_press = time.monotonic()
+            self.app.plane.controller.interrupt("button")  # what a GPIO press does
+            silent = self._wait(t_press, lambda e: isinstance(e, Silent), 5)
+            if silent is not None:
+                fig["interrupt_to_silent_ms"] = _ms(silent[1].latency_s)
+            time.sleep(1.0)
+            last = self.ear.last_sound()
+            fig["interrupt_to_heard_silence_ms"] = _ms(max(0.0, last - t_press))
+            again = self._wait(t_press, lambda e: isinstance(e, Phase) and e.phase == "listening",
+                               0.1)
+            if again is not None:  # the follow-up window opens after the settle delay
+                fig["listening_again_after_press_ms"] = _ms(again[0] - t_press + self.settle_s)
+        else:
+            done = self._wait(t_first, self._answer_done, max(1.0, deadline - time.monotonic()))
+            if done is None:
+                fig["error"] = "answer did not finish in time"
+            self._wait_quiet(1.0, deadline)
+
+        heard = self.ear.sound_since(t_tr) if heard is None else heard
+        if heard is not None:
+            fig["speech_end_to_heard_ms"] = _ms(heard - t_end_speech)
+        events = self.log.since(t_tr)
+        requests = [e for _, e in events if isinstance(e, SpeakRequest)]
+        fig["answer"] = " ".join(r.text for r in requests if r.kind == "answer" and r.text)
+        fig["filler"] = any(r.kind == "filler" for r in requests)
+        answer_starts = [w for w, e in events
+                         if isinstance(e, Started) and e.kind == "answer" and e.index == 0]
+        if answer_starts:
+            fig["transcript_to_answer_sound_ms"] = _ms(answer_starts[0] - tr.t_done)
+        fig["sentences"] = len([r for r in requests if r.kind == "answer"])
+        gaps = [e.gap_s for _, e in events if isinstance(e, Gap)]
+        fig["max_gap_ms"] = _ms(max(gaps, default=0.0))
+        fig["underruns"] = self.app.playback.stats()["underruns"] - underruns0
+        fig["answer_audio_s"] = round(sum(
+            e.frames for _, e in events if isinstance(e, Finished)
+        ) / self.app.settings.audio.playback_rate, 2)
+        time.sleep(self.settle_s)
+        return fig
+
+    # --- waiting on the pipeline --------------------------------------------------------
+
+    def _wait(self, since: float, pred: Any, timeout: float) -> tuple[float, Any] | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            for w, e in self.log.since(since):
+                if pred(e):
+                    return w, e
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    def _answer_done(self, e: Any) -> bool:
+        return isinstance(e, Finished | Silent) and getattr(e, "last", True) and not len(
+            self.app.queue) and not len(self.app.producer.inbox)
+
+    def _wait_quiet(self, quiet_s: float, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            busy = len(self.app.queue) or len(self.app.producer.inbox) or len(self.app.brain.inbox)
+            if not busy and time.monotonic() - self.ear.last_sound() >= quiet_s:
+                return
+            time.sleep(0.05)
+
+    @staticmethod
+    def _sleep_until(t: float) -> None:
+        delay = t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    def _route_row(self) -> dict[str, Any] | None:
+        try:
+            rows = self.app.router_log.rows()
+        except Exception:
+            return None
+        return rows[-1] if rows else None
+
+    # --- output -------------------------------------------------------------------------
+
+    def print_turn(self, f: dict[str, Any]) -> None:
+        self.out(f"  persona:   {f['said']}")
+        self.out(f"  oído:      {f.get('heard', '-')}")
+        if "route" in f:
+            self.out(f"  ruta:      {f['route']} ({f.get('intent')})")
+        if f.get("answer"):
+            self.out(f"  respuesta: {f['answer']}")
+        parts = [
+            f"{k}={f[k]}" for k in (
+                "transcript_after_speech_ms", "transcript_to_first_sound_ms",
+                "transcript_to_answer_sound_ms", "speech_end_to_heard_ms", "sentences",
+                "max_gap_ms", "underruns", "interrupt_to_silent_ms",
+                "interrupt_to_heard_silence_ms", "listening_again_after_press_ms") if k in f
+        ]
+        if f.get("filler"):
+            parts.append("filler=yes")
+        self.out("  cifras:    " + ", ".join(parts))
+        if "error" in f:
+            self.out(f"  ERROR:     {f['error']}")
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)

@@ -1,0 +1,70 @@
+"""The scripted person's lines: Kokoro clips generated once and shipped (16 kHz FLAC).
+
+Synthesizing them at demo time would cost more CPU than the whole conversation on a busy
+2-core machine; ``python -m appliance.demo.voices`` re-creates them (then commit the files).
+A male Kokoro voice, so the person and the appliance (a female voice) are easy to tell apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from appliance.demo_speech import RATE, to_int16, trim
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "conversation_es"
+USER_VOICE = "jm_kumo"
+
+LINES: dict[str, str] = {
+    "time": "¿Qué hora es?",
+    "timer": "Pon un temporizador de un minuto y medio para la pasta.",
+    "bread": "¿Por qué sube el pan en el horno?",
+    "paella": "Explícame paso a paso cómo se hace una paella.",
+    "tortilla": "Cuéntame la historia de la tortilla de patatas.",
+    "capital": "¿Cuál es la capital de Francia?",
+    "people": "¿Y cuántos habitantes tiene?",
+}
+
+
+def clip(key: str) -> np.ndarray:
+    """float32 16 kHz mono audio of one line."""
+    import soundfile as sf
+
+    path = DATA / f"{key}.flac"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run python -m appliance.demo.voices")
+    audio, rate = sf.read(path, dtype="float32")
+    if rate != RATE:
+        raise ValueError(f"{path}: expected {RATE} Hz, got {rate}")
+    return audio
+
+
+def generate(keys: list[str] | None = None) -> None:
+    import soundfile as sf
+    import soxr
+
+    from appliance import config
+    from appliance.speak.tts.kokoro import KokoroEngine
+    from appliance.system.modelstore import ModelStore
+
+    settings = config.load(None)
+    engine = KokoroEngine(ModelStore(settings.cache_path).resolve("kokoro-82m-int8"),
+                          voice=USER_VOICE)
+    style = settings.tts.styles["monotone"]
+    DATA.mkdir(parents=True, exist_ok=True)
+    for key, text in LINES.items():
+        if keys and key not in keys:
+            continue
+        audio = soxr.resample(engine.synthesize(text, style), engine.sample_rate, RATE)
+        audio = trim(np.asarray(audio, np.float32))
+        audio *= 0.5 / (float(np.abs(audio).max()) or 1.0)
+        sf.write(DATA / f"{key}.flac", to_int16(audio), RATE, subtype="PCM_16")
+        print(f"{key}.flac {len(audio) / RATE:.2f}s {text}", flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=generate.__doc__)
+    parser.add_argument("keys", nargs="*")
+    generate(parser.parse_args().keys or None)
