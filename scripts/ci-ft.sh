@@ -39,6 +39,8 @@ class Block(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Block())
 needs = []
 for mod in pkgutil.walk_packages(appliance.__path__, "appliance."):
+    if mod.name.endswith(".__main__"):
+        continue
     try:
         importlib.import_module(mod.name)
     except ImportError as exc:

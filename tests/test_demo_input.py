@@ -1,4 +1,4 @@
-"""``appliance demo`` (input half): real capture from a file-backed ALSA PCM -> VAD -> STT."""
+"""``appliance demo --input-only``: real capture from a file-backed ALSA PCM -> VAD -> STT."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 
 def test_demo_transcribes_every_utterance():
-    proc = subprocess.run([sys.executable, "-m", "appliance", "demo"], capture_output=True,
-                          text=True, timeout=600, check=False)
+    proc = subprocess.run([sys.executable, "-m", "appliance", "demo", "--input-only"],
+                          capture_output=True, text=True, timeout=600, check=False)
     out = proc.stdout
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3/3 utterances transcribed" in out

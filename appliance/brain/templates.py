@@ -98,8 +98,10 @@ def say_clock(t: dt.datetime | dt.time, daypart: bool = True) -> tuple[str, str]
         h24 = shown % 24
         if h24 < 6:
             part = " de la madrugada"
-        elif h24 < 13:
+        elif h24 < 12:
             part = " de la mañana"
+        elif h24 == 12:
+            part = " del mediodía"
         elif h24 < 21:
             part = " de la tarde"
         else:

@@ -3,9 +3,9 @@ explanation, long answer, interruption at 5 s, multi-turn) spoken by a scripted 
 real pipeline through FIFO-backed ALSA devices; writes a stereo recording of the conversation
 and a report.json with per-turn figures (see appliance/demo/). No sound card needed.
 
-``appliance demo --input-only``: just the input half. Spanish utterances (shipped Kokoro clips) with silence between them become the input file of
-a file-backed ALSA capture PCM defined in a temporary ALSA config; the real pipeline
-(capture -> Silero VAD -> STT) runs on it, and each utterance is printed with where it really
+``appliance demo --input-only``: just the input half. Spanish utterances (shipped Kokoro
+clips) with silence between them become the input file of a file-backed ALSA capture PCM
+defined in a temporary ALSA config; the real pipeline (capture -> Silero VAD -> STT) runs on it, and each utterance is printed with where it really
 was, where the VAD put it, what STT heard and how long that took.
 """
 

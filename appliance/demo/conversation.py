@@ -180,12 +180,13 @@ class Conversation:
             time.sleep(0.02)
 
     def _answer_done(self, e: Any) -> bool:
-        return isinstance(e, Finished | Silent) and getattr(e, "last", True) and not len(
-            self.app.queue) and not len(self.app.producer.inbox)
+        return (isinstance(e, Finished | Silent) and getattr(e, "last", True)
+                and not len(self.app.queue) and not self.app.producer.backlog())
 
     def _wait_quiet(self, quiet_s: float, deadline: float) -> None:
         while time.monotonic() < deadline:
-            busy = len(self.app.queue) or len(self.app.producer.inbox) or len(self.app.brain.inbox)
+            busy = (len(self.app.queue) or self.app.producer.backlog()
+                    or len(self.app.brain.inbox))
             if not busy and time.monotonic() - self.ear.last_sound() >= quiet_s:
                 return
             time.sleep(0.05)
