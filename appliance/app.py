@@ -24,8 +24,10 @@ from appliance.brain.worker import BrainWorker
 from appliance.config import Settings
 from appliance.control import plane as control_plane
 from appliance.control.state import TimerInfo
+from appliance.listen.gate import ListenGate
 from appliance.listen.stt.worker import SttWorker
 from appliance.listen.vad import VadWorker
+from appliance.listen.wakeword import WakeWordDetector
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.messages import Interrupt, Transcript
 from appliance.pipeline.supervisor import Supervisor
@@ -96,7 +98,6 @@ class Appliance:
 
         # --- brain -----------------------------------------------------------------------
         self.volume = Volume(s.state_path)
-        self.volume.attach(self.playback.set_gain)
         self.timers = TimerService(s.state_path, max_ring_s=s.brain.timer_max_ring_s,
                                    on_event=self._on_timer)
         self.templates = Templates.load()
@@ -115,15 +116,18 @@ class Appliance:
         )
         self.brain.inbox = TranscriptTap(self._on_transcript)
 
-        # --- input half: capture -> VAD -> STT -> brain -----------------------------------
+        # --- input half: capture -> (gate, wake word) VAD -> STT -> brain -----------------
+        self.gate = ListenGate(s.listen)
         self.stt = SttWorker(s.stt, self.brain.inbox, store=self.store)
-        self.vad = VadWorker(s.vad, self.store.resolve(s.vad.model), self.stt.inbox)
+        self.vad = VadWorker(s.vad, self.store.resolve(s.vad.model), self.stt.inbox,
+                             gate=self.gate, wakeword=self._wakeword())
         self.capture = CaptureWorker(s.audio, self.vad.inbox, max_frames=max_frames)
 
         # --- control plane: one state machine; MQTT and GPIO workers if enabled ---------
         self.plane = control_plane.build(s, self, volume=self.volume.level,
                                          pin_factory=pin_factory)
         self.state = self.plane.state
+        self.volume.attach(self._apply_volume)
 
         self.workers: list[Worker] = [
             self.capture, self.vad, self.stt, self.brain, self.producer, self.playback,
@@ -137,6 +141,19 @@ class Appliance:
         self._prerender = prerender
         self._stop_prerender = threading.Event()
         self.prerendered = threading.Event()  # fillers and static answers are cached
+
+    def _wakeword(self) -> WakeWordDetector | None:
+        """Loaded whatever the mode, so MQTT can switch to wake_word at run time; a broken
+        model only matters (and only fails the start) when wake_word is the mode."""
+        s = self.settings.listen
+        name = s.wake_word if s.wake_word in self.store.specs else "okay_nabu"
+        try:
+            return WakeWordDetector(self.store.resolve(name), s.wake_word, s.sensitivity)
+        except Exception as exc:
+            if s.mode == "wake_word":
+                raise
+            log.warning("wake word unavailable (%s); modes always/push_to_talk still work", exc)
+            return None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -186,6 +203,7 @@ class Appliance:
 
     def _on_play(self, ev: PlaybackEvent) -> None:
         if isinstance(ev, Started):
+            self.gate.speaking_started()
             self.state.set_phase("speaking")
             if ev.index == 0 and ev.kind in ("answer", "filler"):
                 self.state.record_time_to_first_sound(ev.latency_s * 1000)
@@ -193,12 +211,20 @@ class Appliance:
         elif isinstance(ev, Finished):
             if ev.last:
                 self.brain.inbox.put(ev)
-            if len(self.queue) == 0:
+            if ev.last or (len(self.queue) == 0 and self.producer.backlog() == 0):
+                # Its own voice is over: the follow-up window opens after the settle delay.
+                self.gate.speaking_ended()
                 self.state.set_phase("listening")
         elif isinstance(ev, Silent):
+            self.gate.speaking_ended()
             self.state.record_interrupt_latency(ev.latency_s * 1000)
             self.state.set_phase("listening")
         self._notify(ev)
+
+    def _apply_volume(self, gain: float) -> None:
+        """Every volume change (voice, MQTT, button) reaches playback and Home Assistant."""
+        self.playback.set_gain(gain)
+        self.state.set_volume(self.volume.level)
 
     def _on_timer(self, ev: TimerEvent) -> None:
         """State only: the brain polls the timers itself and sounds the alarm."""
@@ -222,11 +248,14 @@ class Appliance:
         self.brain.stop_alarm()
 
     def ptt_start(self) -> None:
+        """Hold to talk: it stops speaking at once and listens without the wake word."""
         self.interrupt("push-to-talk")
+        self.gate.ptt_start()
         self.state.set_phase("listening")
 
     def ptt_stop(self) -> None:
-        self.state.set_phase("thinking")
+        """Release: no new utterance starts; the one in progress ends with the VAD hangover."""
+        self.gate.ptt_stop()
 
     def say(self, text: str, priority: str, style: str | None) -> None:
         """An announcement: spoken even while the microphone is muted."""
@@ -245,11 +274,13 @@ class Appliance:
         self.volume.set(volume)
 
     def set_mute(self, muted: bool) -> None:
+        """The microphone is ignored (announcements and alarms still play)."""
+        self.gate.set_muted(muted)
         if muted:
-            self.vad.inbox.put(Interrupt(reason="mute"))
+            self.vad.inbox.put(Interrupt(reason="mute"))  # drop a half-heard utterance
 
     def set_mode(self, mode: str) -> None:
-        log.info("listening mode: %s", mode)
+        self.gate.set_mode(mode)
 
     def timer_set(self, seconds: float, name: str | None) -> None:
         try:
