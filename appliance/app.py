@@ -15,7 +15,12 @@ from typing import Any, Literal
 from appliance.audio.capture import CaptureWorker
 from appliance.audio.playback import PlaybackWorker
 from appliance.brain.learning import RouterLog
-from appliance.brain.output import filler_source, prerender_static, prerendered_from_cache
+from appliance.brain.output import (
+    Prerendered,
+    filler_source,
+    prerender_static,
+    prerendered_from_cache,
+)
 from appliance.brain.router import Router
 from appliance.brain.templates import Templates
 from appliance.brain.timers import TimerError, TimerEvent, TimerService
@@ -86,6 +91,8 @@ class Appliance:
         s.state_path.mkdir(parents=True, exist_ok=True)
         self.observers: list[Any] = []  # callables(event) for transcripts and playback events
         self._lock = threading.Lock()
+        self._answer: tuple[int, str] = (0, "")  # (answer id, its text so far), under _lock
+        self._caption = ""  # text of the brain's last pre-rendered hit (brain thread only)
 
         # --- output half: TTS producer -> priority queue -> playback ---------------------
         self.engine = create_engine(s, self.store)
@@ -106,11 +113,11 @@ class Appliance:
             s,
             router=Router.load(s.state_path, s.brain.router_threshold),
             templates=self.templates,
-            out=self.producer.inbox.put,
+            out=self._brain_out,
             timers=self.timers,
             volume=self.volume,
             filler=filler_source(self.fillers),
-            prerendered=prerendered_from_cache(self.rendered, style),
+            prerendered=self._captioned(prerendered_from_cache(self.rendered, style)),
             learning=self.router_log,
             set_lookahead=self.producer.set_lookahead,
         )
@@ -220,6 +227,34 @@ class Appliance:
             self.state.record_interrupt_latency(ev.latency_s * 1000)
             self.state.set_phase("listening")
         self._notify(ev)
+
+    def _captioned(self, lookup: Prerendered) -> Prerendered:
+        """The brain's pre-rendered lookup, remembering the text of a hit: the audio request
+        that follows it in the brain's thread carries no text of its own."""
+
+        def prerendered(text: str) -> tuple[Any, int] | None:
+            hit = lookup(text)
+            if hit is not None:
+                self._caption = text
+            return hit
+
+        return prerendered
+
+    def _brain_out(self, msg: Any) -> None:
+        """The brain's output on its way to the producer. An answer's first sentence comes
+        after the brain acted (voice timers), so the timers are republished then; the answer's
+        text, sentence by sentence, becomes the last answer (MQTT, Home Assistant)."""
+        self.producer.inbox.put(msg)
+        if not isinstance(msg, SpeakRequest) or msg.kind != "answer":
+            return
+        text = msg.text or self._caption
+        with self._lock:
+            answer, so_far = self._answer
+            full = f"{so_far} {text}".strip() if msg.answer == answer else text
+            self._answer = (msg.answer, full)
+        self.state.set_answer(full)
+        if msg.index == 0:
+            self._publish_timers()
 
     def _apply_volume(self, gain: float) -> None:
         """Every volume change (voice, MQTT, button) reaches playback and Home Assistant."""

@@ -214,3 +214,11 @@ def test_predicted_interrupts_shrink_the_producers_lookahead(tmp_path, router):
     assert rig.brain.tracker.last_plan.p > 0.7 and producer.lookahead <= 2
     rig.brain.on_control(Interrupt(reason="barge-in"))
     assert predictor.samples == 180 + 2  # the two sentences that started, labelled cut
+
+
+def test_a_failing_answer_is_apologised_for_and_the_brain_keeps_going(tmp_path, router):
+    rig = Rig(tmp_path, router, Templates({"not_understood.default": ["Perdona, ¿qué?"]}))
+    said = rig.hear("¿Qué hora es?")  # no "time" templates: rendering fails
+    assert texts(said) == "Perdona, ¿qué?" and said[-1].last
+    rig.hear("pon un temporizador de un minuto")  # the timer is set even without a reply
+    assert [t.seconds for t in rig.timers.pending()] == [60]

@@ -153,10 +153,15 @@ class BrainWorker(InboxWorker):
         answer_id = self._answer_id = new_id()
         self.last_timing = {"route_s": time.monotonic() - self._t0}
         self.tracker.open(answer_id, result)
-        if result.route == "template":
-            text = self.template_answer(result, answer_id)
-        else:
-            text = self.llm_answer(msg.text, answer_id, self._t0)
+        try:
+            if result.route == "template":
+                text = self.template_answer(result, answer_id)
+            else:
+                text = self.llm_answer(msg.text, answer_id, self._t0)
+        except Exception:  # a bug in one answer must not take the brain down
+            self.log.exception("brain: answering %r failed", msg.text)
+            text = self._canned("not_understood", "Perdona, no te he entendido.")
+            self._say(answer_id, 0, text, True)
         outcome = "interrupted" if self._cancel.is_set() else "answered"
         self.tracker.done(answer_id, outcome)
         self.log.info("brain: %r -> %s %s (%s): %r", msg.text, result.route, result.intent,

@@ -121,7 +121,7 @@ class CapiSileroDetector:
 
     def __init__(self, model: str | Path, settings: VadSettings, rate: int = RATE,
                  lib: ctypes.CDLL | None = None, context: int | None = None) -> None:
-        self._h: int | None = None  # set last: __del__ may run on a half-built object
+        self._h: int | None = None  # first: __del__ may run on a half-built object
         if rate != RATE:
             raise ValueError(f"the Silero VAD runs at {RATE} Hz, got {rate}")
         if not Path(model).is_file():
