@@ -23,7 +23,7 @@ from appliance.brain.output import (
 )
 from appliance.brain.router import Router
 from appliance.brain.templates import Templates
-from appliance.brain.timers import TimerError, TimerEvent, TimerService
+from appliance.brain.timers import TimerEvent, TimerService
 from appliance.brain.volume import Volume
 from appliance.brain.worker import BrainWorker
 from appliance.config import Settings
@@ -318,10 +318,9 @@ class Appliance:
         self.gate.set_mode(mode)
 
     def timer_set(self, seconds: float, name: str | None) -> None:
-        try:
-            self.timers.add(int(round(seconds)), name or "")
-        except TimerError as exc:
-            log.warning("timer_set refused: %s", exc)
+        """A refusal (name taken, too many timers) raises TimerError: the controller publishes
+        it on ``<base>/error`` (execution_failed), so the sender learns why."""
+        self.timers.add(int(round(seconds)), name or "")
         self._publish_timers()
 
     def timer_cancel(self, name: str | None) -> None:

@@ -72,6 +72,10 @@ class SttSettings:
     vosk_model: str = _f("vosk-model-small-es-0.42")
     grammar: tuple[str, ...] = _f((), doc="vosk phrase list; empty = free dictation")
     beam_size: int = _f(1, lo=1, hi=10)
+    prompt: str = _f(
+        "Hola. ¿Qué hora es? Pon un temporizador de diez minutos.",
+        doc="whisper: text the decoder continues from; biases it to the kitchen's words",
+    )
     threads: int = _f(2, lo=1, hi=16)
 
 
@@ -117,7 +121,7 @@ class SpeakSettings:
 class BrainSettings:
     router_threshold: float = _f(0.6, lo=0.0, hi=1.0)
     llm_model: str = _f("gemma-3-270m")
-    llm_max_tokens: int = _f(160, lo=8, hi=4096)
+    llm_max_tokens: int = _f(240, lo=8, hi=4096)
     llm_context_tokens: int = _f(2048, lo=256, hi=32768)
     llm_threads: int = _f(2, lo=1, hi=16)
     context_turns: int = _f(4, lo=0, hi=50)

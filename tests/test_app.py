@@ -21,6 +21,7 @@ import pytest
 
 from appliance import config
 from appliance.app import Appliance
+from appliance.brain.numbers import parse_duration, parse_timer_name
 from appliance.control.discovery import topics_for
 from appliance.demo import voices
 from appliance.demo.fifo_devices import STOCK_ALSA, Ear, Mouth, alsa_config
@@ -261,6 +262,9 @@ def test_own_voice_is_gated_and_the_follow_up_is_heard(rig: Rig) -> None:
 
 
 def test_a_voice_timer_is_set(rig: Rig) -> None:
+    line = voices.LINES["timer"]  # "Pon un temporizador de veinte minutos para la pasta."
+    seconds, name = parse_duration(line), parse_timer_name(line)
+    assert seconds and name
     assert rig.app.gate.mode == "always"
     t0 = time.monotonic()
     rig.speak(voices.clip("timer"))
@@ -268,10 +272,16 @@ def test_a_voice_timer_is_set(rig: Rig) -> None:
     assert "pasta" in heard.text.lower(), heard.text
     rig.until(lambda: len(rig.app.timers.remaining()) == 1)
     [(timer, left)] = rig.app.timers.remaining()
-    assert timer.name == "la pasta" and timer.seconds == 90 and 60 < left <= 90
+    assert (timer.name, timer.seconds) == (name, seconds), heard.text
+    assert seconds - 30 < left <= seconds
     rig.answer_done(t0)
-    assert rig.probe.wait_json(T.state, lambda d: [t["name"] for t in d["timers"]]
-                               == ["la pasta"])
+    assert rig.probe.wait_json(T.state, lambda d: [t["name"] for t in d["timers"]] == [name])
 
+    # The MQTT face of the same timers: a second one of that name is refused, saying why.
+    n = len(rig.probe.on(T.error))
+    rig.probe.publish(T.cmd("timer/set"), json.dumps({"seconds": 60, "name": name}))
+    error = rig.probe.wait(T.error, n + 1)[n].json()
+    assert error["code"] == "execution_failed" and "already" in error["message"], error
     rig.probe.publish(T.cmd("timer/cancel"), "{}")
     rig.until(lambda: rig.app.timers.remaining() == [])
+    rig.until(lambda: rig.probe.on(T.state)[-1].json()["timers"] == [])

@@ -24,7 +24,7 @@ def test_demo_conversation_five_scenarios(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
     turns = report["turns"]
-    assert [t["scenario"][0] for t in turns] == ["1", "1", "2", "3", "4", "5", "5"]
+    assert [t["scenario"][0] for t in turns] == ["1", "1", "2", "3", "4", "5", "5", "6"]
     for t in turns:
         assert "error" not in t, t
         assert t["heard"].strip(), t
@@ -32,9 +32,10 @@ def test_demo_conversation_five_scenarios(tmp_path: Path) -> None:
     by_line = {t["said"]: t for t in turns}
     time = by_line["¿Qué hora es?"]
     assert (time["route"], time["intent"]) == ("template", "time")
-    timer = by_line["Pon un temporizador de un minuto y medio para la pasta."]
+    timer = by_line["Pon un temporizador de veinte minutos para la pasta."]
     assert timer["intent"] == "timer_set"
-    assert "minuto y medio" in timer["answer"]
+    assert "veinte minutos" in timer["answer"]
+    assert by_line["Cancela el temporizador de la pasta."]["intent"] == "timer_cancel"
     assert by_line["Explícame paso a paso cómo se hace una paella."]["route"] == "llm"
     cut = by_line["Cuéntame la historia de la tortilla de patatas."]
     assert "interrupt_to_silent_ms" in cut, "the button press silenced the answer"

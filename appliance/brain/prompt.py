@@ -26,6 +26,12 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("¿Qué puedo cenar hoy?",
      "Una tortilla francesa con ensalada es rápida y ligera. Si tienes más tiempo, unas "
      "verduras al horno."),
+    ("Explícame paso a paso cómo se hace un bizcocho.",
+     "Primero enciende el horno a ciento ochenta grados. Bate tres huevos con un vaso de "
+     "azúcar. Añade un yogur y medio vaso de aceite. Mezcla bien. Incorpora poco a poco dos "
+     "vasos de harina con un sobre de levadura. Unta un molde con mantequilla. Vierte la masa "
+     "en el molde. Hornéalo unos cuarenta minutos sin abrir la puerta. Pincha el centro con un "
+     "palillo: si sale seco, ya está. Déjalo enfriar antes de desmoldarlo."),
     ("¿Quién escribió el Quijote?", "Miguel de Cervantes."),
     ("¿En qué año?", "La primera parte se publicó en 1605."),
 )

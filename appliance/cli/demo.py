@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
                    help="where conversation.wav and report.json go (default ./demo-out)")
     p.add_argument("--scenarios", default="", metavar="N,N",
-                   help="only these scenarios (1-5), e.g. --scenarios 1,4")
+                   help="only these scenarios (1-6), e.g. --scenarios 1,4")
     p.add_argument("--input-only", action="store_true",
                    help="only capture -> VAD -> STT on a few utterances")
     p.set_defaults(func=cmd_demo)

@@ -43,6 +43,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("3. Respuesta larga", (Turn("paella"),)),
     Scenario("4. Interrupción a los 5 s", (Turn("tortilla", interrupt_after_s=5.0),)),
     Scenario("5. Multi-turno", (Turn("capital"), Turn("people"))),
+    Scenario("6. Cancelar el temporizador", (Turn("cancel"),)),
 )
 
 

@@ -18,13 +18,14 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "conversation_es"
 USER_VOICE = "jm_kumo"
 
 LINES: dict[str, str] = {
-    "time": "¿Qué hora es?",
-    "timer": "Pon un temporizador de un minuto y medio para la pasta.",
+    "time": "Dime qué hora es, por favor.",
+    "timer": "Pon un temporizador de veinte minutos para la pasta.",
     "bread": "¿Por qué sube el pan en el horno?",
     "paella": "Explícame paso a paso cómo se hace una paella.",
     "tortilla": "Cuéntame la historia de la tortilla de patatas.",
     "capital": "¿Cuál es la capital de Francia?",
     "people": "¿Y cuántos habitantes tiene?",
+    "cancel": "Cancela el temporizador de la pasta.",
 }
 
 
@@ -52,7 +53,7 @@ def generate(keys: list[str] | None = None) -> None:
     settings = config.load(None)
     engine = KokoroEngine(ModelStore(settings.cache_path).resolve("kokoro-82m-int8"),
                           voice=USER_VOICE)
-    style = settings.tts.styles["monotone"]
+    style = settings.tts.styles["calm"]
     DATA.mkdir(parents=True, exist_ok=True)
     for key, text in LINES.items():
         if keys and key not in keys:

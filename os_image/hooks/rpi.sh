@@ -19,7 +19,7 @@ CONF
 echo 'dtparam=i2s=on' > "$ROOT/etc/default/raspi-firmware-custom"
 install -d "$ROOT/boot/firmware"
 kver="$(ls "$ROOT/lib/modules" | sort -V | tail -1)"
-chroot "$ROOT" update-initramfs -u -k "$kver" >/dev/null
+# The initrd was made when the kernel was installed; this rewrites cmdline.txt with ROOTPART.
 chroot "$ROOT" /etc/kernel/postinst.d/z50-raspi-firmware "$kver" "/boot/vmlinuz-$kver"
 ls "$ROOT/boot/firmware" | grep -q '^start4.elf$\|^bootcode.bin$\|\.dtb$' \
   || { echo "rpi.sh: /boot/firmware has no firmware/DTBs" >&2; exit 1; }

@@ -34,6 +34,7 @@ class WhisperEngine:
 
         self.language = settings.language
         self.beam_size = settings.beam_size
+        self.prompt = settings.prompt or None
         self._model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=settings.threads
         )
@@ -52,6 +53,7 @@ class WhisperEngine:
                 language=self.language,
                 beam_size=self.beam_size,
                 condition_on_previous_text=False,
+                initial_prompt=self.prompt,
                 without_timestamps=True,
                 vad_filter=False,
             )
