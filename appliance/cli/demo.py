@@ -5,8 +5,9 @@ and a report.json with per-turn figures (see appliance/demo/). No sound card nee
 
 ``appliance demo --input-only``: just the input half. Spanish utterances (shipped Kokoro
 clips) with silence between them become the input file of a file-backed ALSA capture PCM
-defined in a temporary ALSA config; the real pipeline (capture -> Silero VAD -> STT) runs on it, and each utterance is printed with where it really
-was, where the VAD put it, what STT heard and how long that took.
+defined in a temporary ALSA config; the real pipeline (capture -> Silero VAD -> STT) runs on
+it, and each utterance is printed with where it really was, where the VAD put it, what STT
+heard and how long that took.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ DEVICE = "appliance_demo_mic"
 def register(sub: argparse._SubParsersAction) -> None:
     from appliance.cli import add_config_arg
 
-    p = sub.add_parser("demo", help="a scripted conversation with the real pipeline (no sound card)",
+    p = sub.add_parser("demo", help="a scripted conversation with the real pipeline",
                        description=__doc__)
     add_config_arg(p)
     p.add_argument("--timeout", type=float, default=300.0, metavar="S",
