@@ -147,7 +147,8 @@ class Appliance:
         )
         self._prerender = prerender
         self._stop_prerender = threading.Event()
-        self.prerendered = threading.Event()  # fillers and static answers are cached
+        self.fillers_ready = threading.Event()  # the LLM path's first sound is cached
+        self.prerendered = threading.Event()  # ... and every static answer too
 
     def _wakeword(self) -> WakeWordDetector | None:
         """Loaded whatever the mode, so MQTT can switch to wake_word at run time; a broken
@@ -167,6 +168,7 @@ class Appliance:
     def start(self) -> None:
         self.supervisor.start()
         if self._prerender == "none":
+            self.fillers_ready.set()
             self.prerendered.set()
         else:
             threading.Thread(target=self._prerender_audio, name="prerender", daemon=True).start()
@@ -181,6 +183,7 @@ class Appliance:
         """Fillers first (the LLM path needs them soonest), then every static answer."""
         try:
             self.fillers.prepare()
+            self.fillers_ready.set()
             if self._prerender == "all":
                 style = self.settings.tts.styles[self.settings.tts.style]
                 n = prerender_static(self.templates, self.rendered, style, self._stop_prerender)
@@ -188,6 +191,7 @@ class Appliance:
         except Exception:
             log.exception("pre-rendering failed; answers will be synthesized on demand")
         finally:
+            self.fillers_ready.set()
             self.prerendered.set()
 
     def state_text(self) -> str:

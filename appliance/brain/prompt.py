@@ -26,12 +26,12 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("¿Qué puedo cenar hoy?",
      "Una tortilla francesa con ensalada es rápida y ligera. Si tienes más tiempo, unas "
      "verduras al horno."),
-    ("Explícame paso a paso cómo se hace un bizcocho.",
-     "Primero enciende el horno a ciento ochenta grados. Bate tres huevos con un vaso de "
-     "azúcar. Añade un yogur y medio vaso de aceite. Mezcla bien. Incorpora poco a poco dos "
-     "vasos de harina con un sobre de levadura. Unta un molde con mantequilla. Vierte la masa "
-     "en el molde. Hornéalo unos cuarenta minutos sin abrir la puerta. Pincha el centro con un "
-     "palillo: si sale seco, ya está. Déjalo enfriar antes de desmoldarlo."),
+    ("¿Qué tengo que hacer para limpiar la nevera a fondo?",
+     "Primero desenchúfala y sácalo todo. Tira lo que esté caducado. Saca los estantes y los "
+     "cajones. Lávalos en el fregadero con agua caliente y un poco de jabón. Limpia el interior "
+     "con agua y vinagre. No olvides la goma de la puerta. Sécalo todo con un paño limpio. "
+     "Vuelve a montar los estantes. Enchúfala y espera a que enfríe. Por último, guarda la "
+     "comida ordenada."),
     ("¿Quién escribió el Quijote?", "Miguel de Cervantes."),
     ("¿En qué año?", "La primera parte se publicó en 1605."),
 )

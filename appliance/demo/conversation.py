@@ -63,7 +63,7 @@ class Log:
 
 
 class Conversation:
-    def __init__(self, app: Appliance, mouth: Mouth, ear: Ear, *, turn_timeout_s: float = 120.0,
+    def __init__(self, app: Appliance, mouth: Mouth, ear: Ear, *, turn_timeout_s: float = 300.0,
                  out: Any = print) -> None:
         self.app = app
         self.mouth = mouth
@@ -145,7 +145,8 @@ class Conversation:
             done = self._wait(t_first, self._answer_done, max(1.0, deadline - time.monotonic()))
             if done is None:
                 fig["error"] = "answer did not finish in time"
-            self._wait_quiet(1.0, deadline)
+                self.app.plane.controller.interrupt("demo timeout")  # or every turn after fails
+            self._wait_quiet(1.0, deadline + 10)
 
         heard = self.ear.sound_since(t_tr) if heard is None else heard
         if heard is not None:

@@ -47,12 +47,12 @@ def run_conversation(settings: Settings, out_dir: Path, *, scenarios: Any = None
         t0 = time.monotonic()
         say(f"demo: loading models (STT {settings.stt.engine}, TTS {settings.tts.engine}, "
             f"LLM {settings.brain.llm_model}) ...")
-        app = Appliance(settings, prerender="fillers")
+        app = Appliance(settings, prerender="all")  # waits for the fillers only
         mouth.start()
         ear.start()
         app.start()
         try:
-            if not app.supervisor.wait_ready(timeout_s) or not app.prerendered.wait(timeout_s):
+            if not app.supervisor.wait_ready(timeout_s) or not app.fillers_ready.wait(timeout_s):
                 say("demo: the pipeline did not start in time")
                 return 1
             say(f"demo: pipeline ready in {time.monotonic() - t0:.1f} s "
