@@ -162,8 +162,15 @@ class PlaybackWorker(Worker):
             self._utt, self._pos, self._started = utt, 0, False
         self._play_slice(self._utt)
 
+    def is_ready(self) -> bool:
+        """READY=1 waits until the loudspeaker has opened once (a missing device is retried
+        with backoff here, the same way it is after it vanishes)."""
+        return self.device.opens > 0
+
     def _idle(self) -> None:
         if not self.device.is_open:
+            if self.device.opens == 0 and self._open():
+                self._idle_since = time.monotonic()  # proven: close again after idle_close_s
             return
         if time.monotonic() - self._idle_since > self.idle_close_s:
             self.log.debug("playback: idle for %.1fs, closing the device", self.idle_close_s)
