@@ -130,6 +130,21 @@ def split_opening(template: str) -> tuple[str, str]:
     return template[:cut].strip(), template[cut:].strip()
 
 
+_CONTRACT = re.compile(r"\b([Dd]e|[Aa]) el\b")
+_SENTENCE = re.compile(r"([.!?]\s+[¡¿\"']?)([a-záéíóúñ])")
+
+
+def _tidy(s: str) -> str:
+    """Slots carry their article ("el arroz"): contract "de el" / "a el" the way Spanish
+    does, and capitalise a sentence that starts with a slot."""
+    def contract(m: re.Match[str]) -> str:
+        word = "del" if m.group(1).lower() == "de" else "al"
+        return word.capitalize() if m.group(1)[0].isupper() else word
+
+    s = _CONTRACT.sub(contract, s)
+    return _SENTENCE.sub(lambda m: m.group(1) + m.group(2).upper(), s)
+
+
 def _cap(s: str) -> str:
     i = 0
     while i < len(s) and s[i] in "¡¿\"' ":
@@ -257,7 +272,7 @@ class Templates:
         vals = self.values(intent, slots, now, context)
         template = self.choose(key, {k for k, v in vals.items() if v})
         opening, rest = split_opening(template)
-        rest_text = string.Formatter().vformat(rest, (), vals) if rest else ""
+        rest_text = _tidy(string.Formatter().vformat(rest, (), vals)) if rest else ""
         opening = _cap(opening)
         rest_text = _cap(rest_text) if not opening or opening[-1] in ".!?" else rest_text
         text = f"{opening} {rest_text}".strip()
