@@ -34,7 +34,7 @@ def test_demo_conversation_five_scenarios(tmp_path: Path) -> None:
     assert (time["route"], time["intent"]) == ("template", "time")
     timer = by_line["Pon un temporizador de veinte minutos para la pasta."]
     assert timer["intent"] == "timer_set"
-    assert "veinte minutos" in timer["answer"]
+    assert "pasta" in timer["answer"].lower()  # every variant names the timer
     assert by_line["Cancela el temporizador de la pasta."]["intent"] == "timer_cancel"
     assert by_line["Explícame paso a paso cómo se hace una paella."]["route"] == "llm"
     cut = by_line["Cuéntame la historia de la tortilla de patatas."]
