@@ -129,7 +129,15 @@ class Conversation:
         deadline = time.monotonic() + self.turn_timeout_s
         if turn.interrupt_after_s is not None:
             self._sleep_until(t_first + turn.interrupt_after_s)
+            if not self._playing(t_first):
+                # Only a filler so far (a slow machine, a slow model): press 1 s into the
+                # answer instead, so the button really cuts speech.
+                begun = self._wait(t_first, lambda e: isinstance(e, Started)
+                                   and e.kind == "answer", max(1.0, deadline - time.monotonic()))
+                if begun is not None:
+                    self._sleep_until(begun[0] + 1.0)
             t_press = time.monotonic()
+            fig["pressed_after_first_sound_s"] = round(t_press - t_first, 2)
             self.app.plane.controller.interrupt("button")  # what a GPIO press does
             silent = self._wait(t_press, lambda e: isinstance(e, Silent), 5)
             if silent is not None:
@@ -181,6 +189,16 @@ class Conversation:
                 return None
             time.sleep(0.02)
 
+    def _playing(self, since: float) -> bool:
+        """Is an utterance that started after ``since`` still being played?"""
+        started: set[int] = set()
+        for _, e in self.log.since(since):
+            if isinstance(e, Started):
+                started.add(e.id)
+            elif isinstance(e, Finished | Silent):
+                started.discard(e.id)
+        return bool(started)
+
     def _answer_done(self, e: Any) -> bool:
         return (isinstance(e, Finished | Silent) and getattr(e, "last", True)
                 and not len(self.app.queue) and not self.app.producer.backlog())
@@ -220,7 +238,8 @@ class Conversation:
                 "transcript_after_speech_ms", "transcript_to_first_sound_ms",
                 "transcript_to_answer_sound_ms", "speech_end_to_heard_ms", "sentences",
                 "max_gap_ms", "underruns", "interrupt_to_silent_ms",
-                "interrupt_to_heard_silence_ms", "listening_again_after_press_ms") if k in f
+                "pressed_after_first_sound_s", "interrupt_to_heard_silence_ms",
+                "listening_again_after_press_ms") if k in f
         ]
         if f.get("filler"):
             parts.append("filler=yes")

@@ -47,7 +47,9 @@ def run_conversation(settings: Settings, out_dir: Path, *, scenarios: Any = None
         t0 = time.monotonic()
         say(f"demo: loading models (STT {settings.stt.engine}, TTS {settings.tts.engine}, "
             f"LLM {settings.brain.llm_model}) ...")
-        app = Appliance(settings, prerender="all")  # waits for the fillers only
+        # Fillers only: rendering every static answer on a first run would take the CPU the
+        # conversation needs (the service does it in the background, cached on disk).
+        app = Appliance(settings, prerender="fillers")
         mouth.start()
         ear.start()
         app.start()
