@@ -189,7 +189,8 @@ class Appliance:
                 n = prerender_static(self.templates, self.rendered, style, self._stop_prerender)
                 log.info("pre-rendered the fillers and %d static answers", n)
         except Exception:
-            log.exception("pre-rendering failed; answers will be synthesized on demand")
+            if not self._stop_prerender.is_set():  # a TTS killed at shutdown is no failure
+                log.exception("pre-rendering failed; answers will be synthesized on demand")
         finally:
             self.fillers_ready.set()
             self.prerendered.set()
