@@ -148,7 +148,8 @@ class Conversation:
             again = self._wait(t_press, lambda e: isinstance(e, Phase) and e.phase == "listening",
                                0.1)
             if again is not None:  # the follow-up window opens after the settle delay
-                fig["listening_again_after_press_ms"] = _ms(again[0] - t_press + self.settle_s)
+                settle = self.app.settings.listen.settle_ms / 1000
+                fig["listening_again_after_press_ms"] = _ms(again[0] - t_press + settle)
         else:
             done = self._wait(t_first, self._answer_done, max(1.0, deadline - time.monotonic()))
             if done is None:
