@@ -189,7 +189,9 @@ class Appliance:
                 n = prerender_static(self.templates, self.rendered, style, self._stop_prerender)
                 log.info("pre-rendered the fillers and %d static answers", n)
         except Exception:
-            if not self._stop_prerender.is_set():  # a TTS killed at shutdown is no failure
+            # systemd's SIGTERM also reaches an espeak-ng child: a TTS killed at shutdown is
+            # no failure.
+            if not (self._stop_prerender.is_set() or self.supervisor.stopping):
                 log.exception("pre-rendering failed; answers will be synthesized on demand")
         finally:
             self.fillers_ready.set()
