@@ -16,7 +16,6 @@ from appliance.audio.capture import CaptureWorker
 from appliance.audio.playback import PlaybackWorker
 from appliance.brain.learning import RouterLog
 from appliance.brain.output import (
-    Prerendered,
     filler_source,
     prerender_static,
     prerendered_from_cache,
@@ -92,7 +91,6 @@ class Appliance:
         self.observers: list[Any] = []  # callables(event) for transcripts and playback events
         self._lock = threading.Lock()
         self._answer: tuple[int, str] = (0, "")  # (answer id, its text so far), under _lock
-        self._caption = ""  # text of the brain's last pre-rendered hit (brain thread only)
 
         # --- output half: TTS producer -> priority queue -> playback ---------------------
         self.engine = create_engine(s, self.store)
@@ -117,7 +115,7 @@ class Appliance:
             timers=self.timers,
             volume=self.volume,
             filler=filler_source(self.fillers),
-            prerendered=self._captioned(prerendered_from_cache(self.rendered, style)),
+            prerendered=prerendered_from_cache(self.rendered, style),
             learning=self.router_log,
             set_lookahead=self.producer.set_lookahead,
         )
@@ -235,18 +233,6 @@ class Appliance:
             self.state.set_phase("listening")
         self._notify(ev)
 
-    def _captioned(self, lookup: Prerendered) -> Prerendered:
-        """The brain's pre-rendered lookup, remembering the text of a hit: the audio request
-        that follows it in the brain's thread carries no text of its own."""
-
-        def prerendered(text: str) -> tuple[Any, int] | None:
-            hit = lookup(text)
-            if hit is not None:
-                self._caption = text
-            return hit
-
-        return prerendered
-
     def _brain_out(self, msg: Any) -> None:
         """The brain's output on its way to the producer. An answer's first sentence comes
         after the brain acted (voice timers), so the timers are republished then; the answer's
@@ -254,7 +240,7 @@ class Appliance:
         self.producer.inbox.put(msg)
         if not isinstance(msg, SpeakRequest) or msg.kind != "answer":
             return
-        text = msg.text or self._caption
+        text = msg.text
         with self._lock:
             answer, so_far = self._answer
             full = f"{so_far} {text}".strip() if msg.answer == answer else text

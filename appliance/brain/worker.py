@@ -171,7 +171,8 @@ class BrainWorker(InboxWorker):
         cached = self.prerendered(text) if self.prerendered is not None else None
         if cached is not None:
             audio, rate = cached
-            req = SpeakRequest(audio=audio, rate=rate, answer=answer_id, index=index, last=last)
+            req = SpeakRequest(audio=audio, rate=rate, text=text, answer=answer_id, index=index,
+                               last=last)
         else:
             req = SpeakRequest(text=text, answer=answer_id, index=index, last=last)
         self.tracker.said(answer_id, index, len(text))

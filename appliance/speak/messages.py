@@ -50,7 +50,8 @@ def new_id() -> int:
 
 @dataclass(frozen=True, eq=False)
 class SpeakRequest:
-    """One sentence to say: text to synthesize, or pre-rendered float32/int16 ``audio``."""
+    """One sentence to say: text to synthesize, or pre-rendered float32/int16 ``audio`` (then
+    ``text``, if given, is only its caption: what was said, for logs and Home Assistant)."""
 
     text: str = ""
     audio: np.ndarray | None = None
@@ -64,8 +65,8 @@ class SpeakRequest:
     t: float = field(default_factory=now)  # when the text became available
 
     def __post_init__(self) -> None:
-        if (self.audio is None) == (not self.text.strip()):
-            raise ValueError("SpeakRequest needs exactly one of text or audio")
+        if self.audio is None and not self.text.strip():
+            raise ValueError("SpeakRequest needs text or audio")
         if self.audio is not None:
             if self.rate <= 0:
                 raise ValueError("SpeakRequest with audio needs its sample rate")
