@@ -21,10 +21,11 @@ import pytest
 
 from appliance import config
 from appliance.app import Appliance
+from appliance.audio.alsa import STOCK_CONFIG as STOCK_ALSA
 from appliance.brain.numbers import parse_duration, parse_timer_name
 from appliance.control.discovery import topics_for
 from appliance.demo import voices
-from appliance.demo.fifo_devices import STOCK_ALSA, Ear, Mouth, alsa_config
+from appliance.demo.fifo_devices import Ear, Mouth, alsa_config
 from appliance.demo_speech import recorded, to_int16
 from appliance.pipeline.messages import Transcript
 from appliance.speak.messages import Finished, Silent, Started

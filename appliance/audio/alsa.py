@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import alsaaudio
 
 ALSAAudioError = alsaaudio.ALSAAudioError
+# alsa-lib's own configuration: an ALSA_CONFIG_PATH that adds PCMs must list it first, or the
+# stock devices (null, plug, ...) disappear.
+STOCK_CONFIG = "/usr/share/alsa/alsa.conf"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from appliance.demo_speech import Utterance
     from appliance.pipeline.messages import Transcript
 
-STOCK_ALSA = "/usr/share/alsa/alsa.conf"
 DEVICE = "appliance_demo_mic"
 
 
@@ -81,6 +80,7 @@ def run_input_demo(settings: Settings, *, timeout: float = 300.0, out: TextIO = 
     import numpy as np
 
     from appliance import config
+    from appliance.audio.alsa import STOCK_CONFIG
     from appliance.demo_speech import DEMO_SENTENCES, compose, recorded, to_int16
     from appliance.listen.wer import wer
     from appliance.pipeline.messages import Transcript
@@ -100,7 +100,7 @@ def run_input_demo(settings: Settings, *, timeout: float = 300.0, out: TextIO = 
         raw = Path(tmp) / "mic.raw"
         raw.write_bytes(pcm.tobytes())
         conf = alsa_capture_config(Path(tmp), raw)
-        os.environ["ALSA_CONFIG_PATH"] = f"{STOCK_ALSA}:{conf}"
+        os.environ["ALSA_CONFIG_PATH"] = f"{STOCK_CONFIG}:{conf}"
         settings = config.replace(settings, audio={"capture_device": DEVICE})
 
         print(f"demo: {len(truth)} utterances, {len(signal) / 16000:.1f} s of audio through "

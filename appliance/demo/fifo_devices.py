@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 F_SETPIPE_SZ = 1031  # linux/fcntl.h
-STOCK_ALSA = "/usr/share/alsa/alsa.conf"
 
 
 def alsa_config(directory: Path, mic: str, speaker: str) -> tuple[Path, Path, Path]:

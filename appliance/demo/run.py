@@ -18,8 +18,9 @@ from typing import Any, TextIO
 import numpy as np
 
 from appliance import config
+from appliance.audio.alsa import STOCK_CONFIG
 from appliance.config import Settings
-from appliance.demo.fifo_devices import STOCK_ALSA, Ear, Mouth, alsa_config
+from appliance.demo.fifo_devices import Ear, Mouth, alsa_config
 
 MIC, SPEAKER = "appliance_demo_mic", "appliance_demo_speaker"
 RATE = 16000
@@ -36,7 +37,7 @@ def run_conversation(settings: Settings, out_dir: Path, *, scenarios: Any = None
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="appliance-demo-") as tmp:
         conf, mic_fifo, spk_fifo = alsa_config(Path(tmp), MIC, SPEAKER)
-        os.environ["ALSA_CONFIG_PATH"] = f"{STOCK_ALSA}:{conf}"
+        os.environ["ALSA_CONFIG_PATH"] = f"{STOCK_CONFIG}:{conf}"
         settings = config.replace(
             settings,
             audio={"capture_device": MIC, "playback_device": SPEAKER, "sample_rate": RATE},
