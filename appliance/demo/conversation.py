@@ -114,15 +114,14 @@ class Conversation:
         fig["heard"] = tr.text
         fig["vad_end_after_speech_ms"] = _ms(tr.t_detected - t_end_speech)
         fig["transcript_after_speech_ms"] = _ms(tr.t_done - t_end_speech)
-        row = self._route_row()
-        if row:
-            fig["route"], fig["intent"] = row.get("route"), row.get("intent")
-
         first = self._wait(t_tr, lambda e: isinstance(e, Started), 60)
         if first is None:
             fig["error"] = "no answer"
             return fig
         t_first, started = first
+        row = self._route_row()  # the brain logs its routing before it says anything
+        if row:
+            fig["route"], fig["intent"] = row.get("route"), row.get("intent")
         fig["first_sound"] = started.kind
         fig["transcript_to_first_sound_ms"] = _ms(t_first - tr.t_done)
         heard = self.ear.sound_since(t_tr)
