@@ -30,7 +30,7 @@ def test_demo_conversation_five_scenarios(tmp_path: Path) -> None:
         assert t["heard"].strip(), t
         assert t["first_sound"] in ("answer", "filler"), t
     by_line = {t["said"]: t for t in turns}
-    time = by_line["Dime qué hora es, por favor."]
+    time = by_line["¿Me dices la hora, por favor?"]
     assert (time["route"], time["intent"]) == ("template", "time")
     timer = by_line["Pon un temporizador de veinte minutos para la pasta."]
     assert timer["intent"] == "timer_set"

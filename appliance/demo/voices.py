@@ -18,7 +18,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "conversation_es"
 USER_VOICE = "jm_kumo"
 
 LINES: dict[str, str] = {
-    "time": "Dime qué hora es, por favor.",
+    "time": "¿Me dices la hora, por favor?",
     "timer": "Pon un temporizador de veinte minutos para la pasta.",
     "bread": "¿Por qué sube el pan en el horno?",
     "paella": "Explícame paso a paso cómo se hace una paella.",
