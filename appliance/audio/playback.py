@@ -220,7 +220,7 @@ class PlaybackWorker(Worker):
                 del self.gaps[:-1000]
             self._emit(Gap(answer=utt.answer, index=utt.index, gap_s=gap))
         self._emit(Started(id=utt.id, answer=utt.answer, index=utt.index, kind=utt.kind,
-                           latency_s=now - utt.t_request))
+                           latency_s=now - utt.t_request, duration_s=utt.duration))
 
     def _finish(self, utt: Utterance) -> None:
         self._end(utt, stopped=False)

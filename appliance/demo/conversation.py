@@ -127,14 +127,10 @@ class Conversation:
         heard = self.ear.sound_since(t_tr)
         deadline = time.monotonic() + self.turn_timeout_s
         if turn.interrupt_after_s is not None:
-            self._sleep_until(t_first + turn.interrupt_after_s)
-            if not self._playing(t_first):
-                # Only a filler so far (a slow machine, a slow model): press 1 s into the
-                # answer instead, so the button really cuts speech.
-                begun = self._wait(t_first, lambda e: isinstance(e, Started)
-                                   and e.kind == "answer", max(1.0, deadline - time.monotonic()))
-                if begun is not None:
-                    self._sleep_until(begun[0] + 1.0)
+            if not self._press_during_answer(t_first, t_first + turn.interrupt_after_s,
+                                            deadline):
+                fig["error"] = "the answer never played, so there was nothing to interrupt"
+                return fig
             t_press = time.monotonic()
             fig["pressed_after_first_sound_s"] = round(t_press - t_first, 2)
             self.app.plane.controller.interrupt("button")  # what a GPIO press does
@@ -189,15 +185,31 @@ class Conversation:
                 return None
             time.sleep(0.02)
 
-    def _playing(self, since: float) -> bool:
-        """Is an utterance that started after ``since`` still being played?"""
-        started: set[int] = set()
-        for _, e in self.log.since(since):
-            if isinstance(e, Started):
-                started.add(e.id)
+    def _press_during_answer(self, since: float, target: float, deadline: float) -> bool:
+        """Sleep until the moment to press: ``target`` if an answer sentence is audible then,
+        else within the next answer sentence (at least 1 s or half of it in, at most three
+        quarters), so the press always lands on speech however slow the machine or short the
+        answer. False if no answer sentence plays before ``deadline``."""
+        while time.monotonic() < deadline:
+            playing = self._answer_playing(since)
+            if playing is not None:
+                start, dur = playing
+                early = start + min(1.0, dur / 2)
+                press_at = min(max(target, early), start + 0.75 * dur)
+                if time.monotonic() >= press_at:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def _answer_playing(self, since: float) -> tuple[float, float] | None:
+        """(start, duration) of the answer sentence being played now, if one is."""
+        playing: dict[int, tuple[float, float]] = {}
+        for w, e in self.log.since(since):
+            if isinstance(e, Started) and e.kind == "answer":
+                playing[e.id] = (w, e.duration_s)
             elif isinstance(e, Finished | Silent):
-                started.discard(e.id)
-        return bool(started)
+                playing.pop(e.id, None)
+        return next(iter(playing.values()), None)
 
     def _answer_done(self, e: Any) -> bool:
         return (isinstance(e, Finished | Silent) and getattr(e, "last", True)

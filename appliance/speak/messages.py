@@ -122,6 +122,7 @@ class Started(PlaybackEvent):
     index: int
     kind: str
     latency_s: float  # t_request -> first sample written
+    duration_s: float = 0.0  # how long the whole utterance plays
 
 
 @dataclass(frozen=True)

