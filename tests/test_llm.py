@@ -31,6 +31,21 @@ def test_base_model_gets_the_fewshot_prompt(engine):
     assert text.endswith("Usuario: ¿Qué es un sofrito?\nAsistente:")
 
 
+def test_warm_leaves_only_the_question_to_evaluate(engine):
+    """After warm() (what the brain does at start-up) a question evaluates its own few tokens,
+    not the few-shot prefix again."""
+    before = engine.evaluated_tokens
+    engine.warm()
+    prefix = engine.evaluated_tokens - before
+    prefix_len = engine.count_tokens(prompt.fewshot_prefix())
+    assert prefix >= prefix_len * 0.9 or before > 0  # nothing new if a test ran before
+    assert engine.count_tokens(engine.render("x")) > prefix_len
+    mark = engine.evaluated_tokens
+    list(engine.stream("¿Qué es un sofrito?", max_tokens=2))
+    question = engine.evaluated_tokens - mark
+    assert 0 < question < 40 < prefix_len, (question, prefix_len)
+
+
 def test_streams_spanish_text_piece_by_piece(engine):
     pieces = list(engine.stream("¿Qué es una tortilla de patatas?", max_tokens=20))
     assert len(pieces) > 2

@@ -81,6 +81,7 @@ class LlmEngine:
         self.mode = ("chat" if has_template else "fewshot") if mode == "auto" else mode
         self._lock = threading.Lock()  # one llama context: one generation at a time
         self.last: GenerationStats | None = None
+        self.evaluated_tokens = 0  # prompt tokens run through the model so far
         log.info("llm: %s loaded in %.2f s (%s prompt)", self.model_path.name, self.load_s,
                  self.mode)
 
@@ -101,6 +102,21 @@ class LlmEngine:
         fixed = self.count_tokens(prompt.fewshot_prefix() if self.mode == "fewshot"
                                   else prompt.SYSTEM)
         return max(0, self.n_ctx - fixed - (max_tokens or self.max_tokens) - 64)
+
+    def warm(self) -> float:
+        """Evaluate the fixed part of the prompt now, at start-up, so the first question costs
+        only its own tokens (on two cores the few-shot prefix alone takes seconds)."""
+        t0 = time.monotonic()
+        with self._lock:
+            if self.mode == "fewshot":
+                text = prompt.fewshot_prefix().rstrip("\n")
+                tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+            else:
+                tokens, _ = self._chat_tokens(prompt.chat((), ""))
+            self._prefill(tokens, threading.Event(), None)
+        took = time.monotonic() - t0
+        log.info("llm: fixed prompt (%d tokens) evaluated in %.2f s", len(tokens), took)
+        return took
 
     def render(self, question: str, turns: Sequence[Turn] = ()) -> str:
         """The exact prompt (chat mode: one message per line), for tests and logs."""
@@ -179,7 +195,9 @@ class LlmEngine:
         for i in range(common, len(tokens), PREFILL_CHUNK):
             if cancel.is_set():
                 return False
-            llm.eval(tokens[i:i + PREFILL_CHUNK])
+            chunk = tokens[i:i + PREFILL_CHUNK]
+            llm.eval(chunk)
+            self.evaluated_tokens += len(chunk)
             if progress is not None:
                 progress()
         return not cancel.is_set()

@@ -87,6 +87,7 @@ class BrainWorker(InboxWorker):
         if self.llm is None:
             try:
                 self.llm = LlmEngine.from_settings(self.settings)
+                self.llm.warm()
             except Exception as exc:  # missing model/wheel: templates keep working
                 self.log.error("brain: no LLM (%s); open questions get an apology", exc)
 
