@@ -48,7 +48,7 @@ fi
 
 PACKAGES="systemd,systemd-sysv,dbus,udev,python3,python3-venv,libasound2,alsa-utils,espeak-ng"
 PACKAGES+=",libgomp1,libsndfile1,ca-certificates,iproute2,systemd-timesyncd"
-PACKAGES+=",gcc,libc6-dev,python3-dev,libasound2-dev"  # pyalsaaudio build; base.sh removes them
+PACKAGES+=",gcc,g++,libc6-dev,python3-dev,libasound2-dev"  # pyalsaaudio (C), pymicro-features (C++ on arm64); base.sh removes them
 MM_ARGS=()
 if [ "$BOARD" = rpi ]; then
   # raspi-firmware's kernel hook copies kernel, initrd and DTBs into /boot/firmware
@@ -123,5 +123,6 @@ if [ "$BOARD" = rpi ]; then
   genimage --config "$HERE/genimage-rpi.cfg" --rootpath "$ROOT" --tmppath "$WORK/genimage/tmp" \
     --inputpath "$WORK/genimage" --outputpath "$WORK/genimage"
   mv "$WORK/genimage/sdcard.img" "$IMG"
+  python3 "$HERE/check-rpi-image.py" "$IMG" ${SSH_KEY:+--ssh}  # partitions, boot files, root
   echo "SD image: $IMG (write it with: dd if=$IMG of=/dev/sdX bs=4M conv=fsync)"
 fi

