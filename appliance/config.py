@@ -120,7 +120,7 @@ class SpeakSettings:
 @dataclass(frozen=True)
 class BrainSettings:
     router_threshold: float = _f(0.6, lo=0.0, hi=1.0)
-    llm_model: str = _f("gemma-3-270m")
+    llm_model: str = _f("gemma-3-270m", doc='manifest name; "" = no LLM (templates only)')
     llm_max_tokens: int = _f(240, lo=8, hi=4096)
     llm_context_tokens: int = _f(2048, lo=256, hi=32768)
     llm_threads: int = _f(2, lo=1, hi=16)

@@ -222,3 +222,16 @@ def test_a_failing_answer_is_apologised_for_and_the_brain_keeps_going(tmp_path, 
     assert texts(said) == "Perdona, ¿qué?" and said[-1].last
     rig.hear("pon un temporizador de un minuto")  # the timer is set even without a reply
     assert [t.seconds for t in rig.timers.pending()] == [60]
+
+
+def test_without_an_llm_open_questions_get_an_apology(tmp_path, router):
+    """`brain.llm_model: ""`: nothing is loaded, templates still answer, open questions are
+    apologised for instead of left unanswered."""
+    rig = Rig(tmp_path, router)
+    rig.brain.settings = config.from_dict(
+        {"device": {"state_dir": str(tmp_path)}, "brain": {"llm_model": ""}})
+    rig.brain.setup()
+    assert rig.brain.llm is None
+    said = rig.hear("Explícame por qué sube el pan en el horno.")
+    assert texts(said) and said[-1].last
+    assert say_clock(NOW)[1] in texts(rig.hear("¿Qué hora es?")).lower()

@@ -122,3 +122,12 @@ def test_cli_exit_status(alsa: AlsaConfig, tmp_path: Path, capsys: pytest.Captur
     assert main(["doctor", "--config", str(cfg)]) == 1
     out = capsys.readouterr().out
     assert "capture device" in out and "FAIL" in out and "FIX" in out
+
+
+def test_no_llm_configured_is_not_a_missing_model() -> None:
+    """`brain.llm_model: ""` (templates only, as in the CI image) needs no LLM model."""
+    with_llm = models_needed(config.from_dict({}))
+    without = models_needed(config.from_dict({"brain": {"llm_model": ""}}))
+    assert "gemma-3-270m" in with_llm
+    assert "" not in without and "gemma-3-270m" not in without
+    assert set(without) == set(with_llm) - {"gemma-3-270m"}

@@ -84,7 +84,10 @@ class BrainWorker(InboxWorker):
     # --- lifecycle ------------------------------------------------------------------------
 
     def setup(self) -> None:
-        if self.llm is None:
+        if self.llm is None and not self.settings.brain.llm_model:
+            self.log.info("brain: no LLM configured (brain.llm_model is empty); open questions "
+                          "get an apology")
+        elif self.llm is None:
             try:
                 self.llm = LlmEngine.from_settings(self.settings)
                 self.llm.warm()

@@ -80,7 +80,8 @@ def models_needed(settings: Settings) -> list[str]:
         names.append(KOKORO_MODEL)
     elif settings.tts.engine == "vits":
         names.append(settings.tts.vits_model)
-    names.append(settings.brain.llm_model)
+    if settings.brain.llm_model:  # "" = no LLM: open questions get a spoken apology
+        names.append(settings.brain.llm_model)
     if settings.listen.mode == "wake_word":
         names.append("okay_nabu")  # the pymicro-wakeword models dir holds every wake word
     return list(dict.fromkeys(names))

@@ -44,8 +44,10 @@ chroot "$ROOT" chown -R appliance:appliance /var/cache/appliance /var/lib/applia
 
 # SSH only with a key given at build time; password logins are off either way.
 if [ -n "$SSH_KEY" ]; then
+  in_root apt-get update -qq  # the cached base keeps no package lists
   in_root DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     --no-install-recommends openssh-server >/dev/null
+  rm -rf "$ROOT"/var/lib/apt/lists/*
   install -d -m 0700 "$ROOT/root/.ssh"
   install -m 0600 "$SSH_KEY" "$ROOT/root/.ssh/authorized_keys"
   printf 'PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n' \
