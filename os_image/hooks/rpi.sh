@@ -20,6 +20,8 @@ echo 'dtparam=i2s=on' > "$ROOT/etc/default/raspi-firmware-custom"
 install -d "$ROOT/boot/firmware"
 kver="$(ls "$ROOT/lib/modules" | sort -V | tail -1)"
 # The initrd was made when the kernel was installed; this rewrites cmdline.txt with ROOTPART.
-chroot "$ROOT" /etc/kernel/postinst.d/z50-raspi-firmware "$kver" "/boot/vmlinuz-$kver"
+# The hook does nothing unless told it runs for a package "configure".
+chroot "$ROOT" env DEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware \
+  "$kver" "/boot/vmlinuz-$kver"
 ls "$ROOT/boot/firmware" | grep -q '^start4.elf$\|^bootcode.bin$\|\.dtb$' \
   || { echo "rpi.sh: /boot/firmware has no firmware/DTBs" >&2; exit 1; }
