@@ -75,6 +75,8 @@ def main(root: Path) -> int:
         problems.append("STATUS= does not carry the pipeline state")
     if "ci-check: retrain Result=success ExecMainStatus=0" not in got:
         problems.append("appliance-router-retrain.service did not succeed in its sandbox")
+    if "ci-check: doctor exit=0" not in got:
+        problems.append("`appliance doctor` failed inside the image (see its table above)")
     r = re.search(r"after SIGSTOP: NRestarts=(\d+) ActiveState=(\w+) MainPID=(\d+) old=(\d+)", got)
     if not r or int(r.group(1)) < 1 or r.group(2) != "active" or r.group(3) == r.group(4):
         problems.append(f"a frozen service was not restarted to READY: {r and r.group(0)}")
