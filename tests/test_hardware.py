@@ -4,6 +4,7 @@ uses. (Opening the PCMs needs the board's sound card, which this machine does no
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,19 @@ def test_asound_conf_defines_the_appliance_pcms(profile: str) -> None:
     assert {"appliance_capture", "appliance_playback"} <= pcms, pcms
     for needed in ("NOTES.md", "pins.yaml"):
         assert (HARDWARE / profile / needed).exists()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_dsnoop_and_dmix_ipc_keys_do_not_overlap(profile: str) -> None:
+    """A direct plugin uses SysV IPC at its ipc_key and the key after it. With adjacent keys the
+    microphone's dsnoop and the speaker's dmix clash, and opening the speaker after the
+    microphone fails ("unable to initialize sum ring buffer"): seen on the arm64 image booted in
+    QEMU with the USB speakerphone profile."""
+    keys = [int(k) for k in re.findall(r"^\s*ipc_key\s+(\d+)", (HARDWARE / profile /
+                                                                  "asound.conf").read_text(), re.M)]
+    assert len(keys) >= 2
+    used = [k + i for k in keys for i in (0, 1)]
+    assert len(used) == len(set(used)), keys
 
 
 @pytest.mark.parametrize("profile", PROFILES)
