@@ -84,15 +84,17 @@ class BrainWorker(InboxWorker):
     # --- lifecycle ------------------------------------------------------------------------
 
     def setup(self) -> None:
-        if self.llm is None and not self.settings.brain.llm_model:
+        if self.llm is not None:
+            return
+        if not self.settings.brain.llm_model:
             self.log.info("brain: no LLM configured (brain.llm_model is empty); open questions "
                           "get an apology")
-        elif self.llm is None:
-            try:
-                self.llm = LlmEngine.from_settings(self.settings)
-                self.llm.warm()
-            except Exception as exc:  # missing model/wheel: templates keep working
-                self.log.error("brain: no LLM (%s); open questions get an apology", exc)
+            return
+        try:
+            self.llm = LlmEngine.from_settings(self.settings)
+            self.llm.warm()
+        except Exception as exc:  # missing model/wheel: templates keep working
+            self.log.error("brain: no LLM (%s); open questions get an apology", exc)
 
     def idle(self) -> None:
         self.check_timers()

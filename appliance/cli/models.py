@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from appliance import config
-from appliance.system.modelstore import ModelMissing
+from appliance.system.modelstore import MANIFEST, ModelMissing
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,17 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_manifest_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", metavar="FILE", default=None,
+    p.add_argument("--manifest", metavar="FILE", type=Path, default=MANIFEST,
                    help="a model manifest to use instead of the shipped models/manifest.yaml")
 
 
 def _store(args: argparse.Namespace):
-    from pathlib import Path
+    from appliance.system.modelstore import ModelStore
 
-    from appliance.system.modelstore import MANIFEST, ModelStore
-
-    manifest = Path(args.manifest) if args.manifest else MANIFEST
-    return ModelStore(config.load(args.config).cache_path, manifest=manifest)
+    return ModelStore(config.load(args.config).cache_path, manifest=args.manifest)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -78,7 +76,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     from appliance.system.fetch import FetchError, ProgressBar, fetch
 
     store = _store(args)
-    names = args.names or [n for n, s in store.specs.items() if s.url]
+    names = args.names or [n for n, s in store.specs.items() if s.downloads]
     failed = 0
     for name in names:
         bar = ProgressBar(name)
