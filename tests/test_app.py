@@ -94,6 +94,14 @@ class Rig:
         return self.seen.wait(lambda e: isinstance(e, Transcript) and e.final
                               and bool(e.text.strip()), since, timeout)
 
+    def thanks_heard_and_answered(self) -> None:
+        """The person says thanks without pressing anything; it is heard and answered."""
+        t = time.monotonic()
+        self.speak(sentence("Muchas gracias por tu ayuda."))
+        heard = self.transcript(t)
+        assert "gracias" in heard.text.lower(), heard.text
+        self.answer_done(t)
+
     def answer_done(self, since: float, timeout: float = 60) -> None:
         """The brain's answer after ``since`` started, played to its last sentence and the
         room is quiet again."""
@@ -190,11 +198,7 @@ def test_push_to_talk_over_mqtt_captures_and_transcribes(rig: Rig) -> None:
 
     # The follow-up window: right after the answer (plus the settle delay) no button needed.
     time.sleep(rig.app.settings.listen.settle_ms / 1000 + 0.1)
-    t2 = time.monotonic()
-    rig.speak(sentence("Muchas gracias por tu ayuda."))
-    thanks = rig.transcript(t2)
-    assert "gracias" in thanks.text.lower(), thanks.text
-    rig.answer_done(t2)
+    rig.thanks_heard_and_answered()
 
 
 def test_say_over_mqtt_is_heard_while_the_mic_is_muted(rig: Rig) -> None:
@@ -255,11 +259,7 @@ def test_own_voice_is_gated_and_the_follow_up_is_heard(rig: Rig) -> None:
     rig.wait_quiet()
     assert rig.utterances() == before and rig.seen.transcripts(t0) == []
 
-    t1 = time.monotonic()
-    rig.speak(sentence("Muchas gracias por tu ayuda."))
-    heard = rig.transcript(t1)
-    assert "gracias" in heard.text.lower(), heard.text
-    rig.answer_done(t1)
+    rig.thanks_heard_and_answered()
 
 
 def test_a_voice_timer_is_set(rig: Rig) -> None:
