@@ -17,6 +17,13 @@ from typing import Any, Literal
 
 import yaml
 
+# The choices a Literal setting allows, named once: the loader, the gate, MQTT discovery and
+# the TTS factory all read these.
+Mode = Literal["wake_word", "push_to_talk", "always"]
+MODES: tuple[str, ...] = typing.get_args(Mode)
+TtsEngineName = Literal["kokoro", "vits", "espeak"]
+TTS_ENGINES: tuple[str, ...] = typing.get_args(TtsEngineName)
+
 
 class ConfigError(ValueError):
     """A bad configuration value; the message names key, value and what is allowed."""
@@ -99,8 +106,9 @@ def _default_styles() -> dict[str, StyleSettings]:
 
 @dataclass(frozen=True)
 class TtsSettings:
-    engine: Literal["kokoro", "vits", "espeak"] = _f("kokoro")
+    engine: TtsEngineName = _f("kokoro")
     voice: str = _f("", doc="engine voice/speaker; empty = engine default")
+    kokoro_model: str = _f("kokoro-82m-int8", doc="manifest name of the Kokoro model")
     vits_model: str = _f("piper-es-davefx-medium", doc="manifest name of the VITS/Piper voice")
     threads: int = _f(2, lo=1, hi=16, doc="CPU threads for neural synthesis")
     style: str = _f("normal", doc="one of the names under styles")
@@ -131,7 +139,7 @@ class BrainSettings:
 
 @dataclass(frozen=True)
 class ListenSettings:
-    mode: Literal["wake_word", "push_to_talk", "always"] = _f("always")
+    mode: Mode = _f("always")
     wake_word: str = _f("okay_nabu")
     sensitivity: float = _f(0.5, lo=0.0, hi=1.0)
     follow_up_s: float = _f(5.0, lo=0.0, hi=60.0)
@@ -246,7 +254,7 @@ def _convert(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> A
     origin = typing.get_origin(tp)
     original = value
     wrong = ConfigError(f"{key}: got {value!r}, expected {_describe(tp)}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise wrong
         return _build(tp, value, key)

@@ -20,16 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from appliance import config
+from appliance.app import filler_source, prerendered_from_cache
 from appliance.brain.llm import LlmEngine
-from appliance.brain.output import filler_source, prerendered_from_cache
 from appliance.brain.router import Router
 from appliance.brain.templates import Templates
 from appliance.brain.timers import TimerService
 from appliance.brain.volume import Volume
 from appliance.brain.worker import BrainWorker
-from appliance.pipeline.messages import Transcript
+from appliance.pipeline.interruption import InterruptionService
+from appliance.pipeline.messages import SpeakRequest, Transcript
+from appliance.pipeline.priority import PriorityQueue
+from appliance.pipeline.worker import Discard
 from appliance.speak.fillers import FillerBank
-from appliance.speak.messages import SpeakRequest
 from appliance.speak.rendered import RenderedAudioCache
 from appliance.speak.tts.factory import _build
 from appliance.system.modelstore import ModelStore
@@ -41,11 +43,14 @@ LLM_QS = ["¿Por qué sube la masa del pan?", "¿Qué puedo hacer con calabacín
 
 
 class Recorder:
+    """The brain's downstream (the producer's inbox in the service), timestamping each item."""
+
     def __init__(self) -> None:
         self.items: list[tuple[float, Any]] = []
 
-    def __call__(self, msg: Any) -> None:
-        self.items.append((time.monotonic(), msg))
+    def put(self, msg: Any, timeout: float | None = None) -> None:
+        if isinstance(msg, SpeakRequest):
+            self.items.append((time.monotonic(), msg))
 
 
 def ms(xs: list[float]) -> str:
@@ -78,11 +83,14 @@ def main() -> None:
 
     state = Path(tempfile.mkdtemp(prefix="bench-brain-"))
     rec = Recorder()
-    llm = LlmEngine.from_settings(settings)
+    llm = LlmEngine.from_settings(settings, ModelStore(settings.cache_path))
     bank = FillerBank(cache, style)
     bank.prepare()
-    brain = BrainWorker(settings, router=Router.load(state), templates=templates, out=rec,
-                        timers=TimerService(state), volume=Volume(state), llm=llm,
+    timers = TimerService(state)
+    brain = BrainWorker(settings, router=Router.load(state), templates=templates, downstream=rec,
+                        interrupter=InterruptionService(PriorityQueue(), Discard(),
+                                                        stop_alarms=timers.stop),
+                        timers=timers, volume=Volume(state), llm=llm,
                         filler=filler_source(bank),
                         prerendered=prerendered_from_cache(cache, style))
 

@@ -1,13 +1,13 @@
-"""Control-plane latency and robustness: MQTT interrupt and GPIO press until playback is silent,
-and a fuzz of the command handler.
+"""Control-plane latency and robustness: MQTT interrupt and GPIO press until the appliance is
+silent, and a fuzz of the command handler.
 
-The output half is real: PlaybackWorker on a PulseAudio null sink (real-time paced, started
-here like the tests do) playing a tone; each try waits until the tone plays, then triggers an
-interrupt and times it until the worker reports ``Silent`` (faded out, device buffer dropped).
-The MQTT path runs through a real mosquitto and is reported next to the broker round trip
-measured the same way (client -> broker -> client). The GPIO path runs gpiozero's Button code
-on MockFactory pins and our debounce logic. The time to the pipeline's ``interrupt`` call is
-printed too.
+The appliance is the real one, built by the composition root (``build_pipeline``) as the
+service builds it: espeak-ng TTS, playback on a PulseAudio null sink (real-time paced, started
+here like the tests do), MQTT on a real mosquitto, gpiozero's Button code on MockFactory pins.
+Each try makes it speak an announcement (``say`` over MQTT), waits until it plays, triggers an
+interrupt and times it until the interruption service reports ``Interrupted`` and playback
+reports ``Silent`` (faded out, device buffer dropped). The MQTT figure is reported next to the
+broker round trip measured the same way (client -> broker -> client).
 
     .venv/bin/python bench/control.py [--tries 100] [--fuzz 100000]
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue as stdqueue
 import random
 import subprocess
 import sys
@@ -27,41 +26,26 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appliance.audio.alsa import PcmSpec  # noqa: E402
-from appliance.audio.playback import PlaybackWorker  # noqa: E402
-from appliance.config import GpioSettings  # noqa: E402
+from gpiozero.pins.mock import MockFactory  # noqa: E402
+
+from appliance import config  # noqa: E402
+from appliance.app import Pipeline, build_pipeline  # noqa: E402
 from appliance.control.commands import Limits  # noqa: E402
 from appliance.control.controller import Controller  # noqa: E402
 from appliance.control.discovery import topics_for  # noqa: E402
-from appliance.control.gpio import GpioWorker  # noqa: E402
 from appliance.control.mqtt import MqttWorker  # noqa: E402
 from appliance.control.schema import PARSERS  # noqa: E402
 from appliance.control.state import StateMachine  # noqa: E402
-from appliance.pipeline.supervisor import Supervisor  # noqa: E402
-from appliance.speak.messages import PlaybackEvent, Silent, Started, Utterance  # noqa: E402
-from appliance.speak.priority import PriorityQueue  # noqa: E402
-from tests.support.broker import running_broker  # noqa: E402
-from tests.support.control import Probe, RecordingSink, mqtt_settings  # noqa: E402
+from appliance.pipeline.events import Interrupted, Silent, Started  # noqa: E402
+from tests.support.broker import PASSWORD, USER, running_broker  # noqa: E402
+from tests.support.control import Probe, RecordingSink  # noqa: E402
+from tests.support.harness import Collector  # noqa: E402
 from tests.support.pulse import PulseServer  # noqa: E402
 
-RATE = 24000
-
-
-class PlaybackSink(RecordingSink):
-    """Interrupts go to the real playback worker; the call time is noted for the figures."""
-
-    def __init__(self, playback: PlaybackWorker) -> None:
-        super().__init__()
-        self.playback = playback
-        self.t_call = 0.0
-
-    def interrupt(self, source: str) -> None:
-        self.t_call = time.monotonic()
-        self.playback.interrupt(source)
+LONG = ("Atención: la lavadora ha terminado. Recuerda sacar la ropa y tenderla pronto, "
+        "porque si se queda mucho rato dentro huele a humedad y habrá que lavarla otra vez.")
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -74,40 +58,24 @@ def show(label: str, ms: list[float]) -> None:
           f"  max {max(ms):7.2f} ms")
 
 
-class Output:
-    """Playback worker + queue + an event stream to wait on."""
-
-    def __init__(self) -> None:
-        self.q = PriorityQueue()
-        self.events: stdqueue.Queue[PlaybackEvent] = stdqueue.Queue()
-        self.worker = PlaybackWorker(self.q, PcmSpec("pulse", RATE, 1, 240, 4),
-                                     on_event=self.events.put, idle_close_s=60.0)
-        t = np.arange(3 * RATE) / RATE
-        self.tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
-
-    def wait(self, pred: Callable[[PlaybackEvent], bool], timeout: float = 10) -> PlaybackEvent:
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            ev = self.events.get(timeout=left)
-            if pred(ev):
-                return ev
-        raise TimeoutError("playback event not seen")
-
-    def try_once(self, trigger: Callable[[], None], sink: PlaybackSink) -> tuple[float, float]:
-        """Start a tone, trigger an interrupt; (ms to the sink call, ms to Silent)."""
-        u = Utterance(self.tone, RATE, kind="announce")
-        self.q.put(u)
-        self.wait(lambda e: isinstance(e, Started) and e.id == u.id)
-        time.sleep(0.1)
-        t0 = time.monotonic()
-        trigger()
-        silent = self.wait(lambda e: isinstance(e, Silent) and e.id == u.id)
-        return (sink.t_call - t0) * 1000, (silent.t - t0) * 1000
+def try_once(app: Pipeline, events: Collector, probe: Probe,
+             trigger: Callable[[], None]) -> tuple[float, float]:
+    """An announcement, then an interrupt while it plays: (ms to the interruption service,
+    ms to playback's Silent)."""
+    t = topics_for(app.settings.device.id)
+    t_say = time.monotonic()
+    probe.client.publish(t.cmd("say"), json.dumps({"text": LONG}), qos=1)
+    events.wait_for(Started, lambda e: e.kind == "announce", since=t_say, timeout=30)
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    trigger()
+    interrupted = events.wait_for(Interrupted, since=t0, timeout=10)
+    silent = events.wait_for(Silent, since=t0, timeout=10)
+    time.sleep(0.3)  # let the follow-up settle before the next announcement
+    return (interrupted.t - t0) * 1000, (silent.t - t0) * 1000
 
 
 def bench_interrupts(tries: int, root: Path) -> None:
-    from gpiozero.pins.mock import MockFactory
-
     pulse = PulseServer(root / "pulse")
     os.environ.update(pulse.env)
     pulse.start()
@@ -121,48 +89,56 @@ def bench_interrupts(tries: int, root: Path) -> None:
     factory = MockFactory()
     try:
         with running_broker(root) as broker:
-            out = Output()
-            sink = PlaybackSink(out.worker)
-            controller = Controller(StateMachine(), sink)
-            mqtt = MqttWorker(mqtt_settings(broker), controller, device_id="bench")
-            gpio = GpioWorker(GpioSettings(enabled=True), controller, pin_factory=factory)
-            sup = Supervisor([out.worker, mqtt, gpio])
-            sup.start()
+            settings = config.from_dict({
+                "device": {"id": "bench", "state_dir": str(root / "state")},
+                "audio": {"capture_device": "pulse", "playback_device": "pulse"},
+                "tts": {"engine": "espeak"},
+                "brain": {"llm_model": ""},
+                "listen": {"mode": "push_to_talk"},
+                "mqtt": {"enabled": True, "host": "127.0.0.1", "port": broker.port,
+                         "username": USER, "password": PASSWORD},
+                "gpio": {"enabled": True},
+            })
+            app = build_pipeline(settings, prerender="none", pin_factory=factory)
+            events = Collector()
+            app.observe(events)
+            app.start()
             probe = Probe(broker, "bench-probe", "bench/echo")
             try:
-                assert mqtt.wait_connected(10) and sup.wait_ready(10)
-                out.try_once(out.worker.interrupt, sink)  # warm-up: the null sink wakes up
+                mqtt = app.control.faces[0]
+                assert isinstance(mqtt, MqttWorker) and mqtt.wait_connected(30)
+                assert app.supervisor.wait_ready(120)
                 t = topics_for("bench")
+                press_mqtt = lambda: probe.client.publish(t.cmd("interrupt"), "PRESS", qos=1)  # noqa: E731
+                try_once(app, events, probe, press_mqtt)  # warm-up: the null sink wakes up
                 calls, silent = [], []
                 for _ in range(tries):
-                    c, s = out.try_once(
-                        lambda: probe.client.publish(t.cmd("interrupt"), "PRESS", qos=1), sink)
+                    c, s = try_once(app, events, probe, press_mqtt)
                     calls.append(c)
                     silent.append(s)
-                show("MQTT cmd/interrupt -> sink.interrupt call", calls)
+                show("MQTT cmd/interrupt -> interruption service", calls)
                 show("MQTT cmd/interrupt -> playback Silent", silent)
                 rtt = broker_rtt(probe, tries)
                 show("broker round trip (client->broker->client)", rtt)
                 print(f"  MQTT -> Silent beyond the broker round trip: p50 "
                       f"{pct(silent, 50) - pct(rtt, 50):.2f} ms, p99 "
                       f"{pct(silent, 99) - pct(rtt, 99):.2f} ms")
-                pin = factory.pin(gpio.settings.interrupt_pin)
+                pin = factory.pin(settings.gpio.interrupt_pin)
                 calls, silent = [], []
                 for _ in range(tries):
-                    c, s = out.try_once(pin.drive_low, sink)
+                    c, s = try_once(app, events, probe, pin.drive_low)
                     calls.append(c)
                     silent.append(s)
-                    time.sleep(0.05)
                     pin.drive_high()
                     time.sleep(0.4)  # past the double-press window
-                show("GPIO press -> sink.interrupt call", calls)
+                show("GPIO press -> interruption service", calls)
                 show("GPIO press -> playback Silent", silent)
-                stops = out.worker.stats()
-                print(f"  playback: underruns {stops['underruns']}, "
-                      f"device errors {stops['device_errors']}")
+                stats = app.playback.stats()
+                print(f"  playback: underruns {stats['underruns']}, "
+                      f"device errors {stats['device_errors']}")
             finally:
                 probe.close()
-                sup.stop()
+                app.stop(2.0)
     finally:
         factory.close()
         monitor.kill()

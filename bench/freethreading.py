@@ -58,7 +58,7 @@ def _stage_fns(state_dir: Path):
     """Stage name -> factory of a per-thread workload (shared router/regexes, own inputs)."""
     from appliance.brain.normalize import normalize
     from appliance.brain.router import Router
-    from appliance.speak.splitter import split
+    from appliance.brain.splitter import split
 
     router = Router.load(state_dir)
 
@@ -276,7 +276,7 @@ def child(args: argparse.Namespace) -> None:
 def prepare_input(path: Path) -> float:
     import numpy as np
 
-    from appliance.demo_speech import DEMO_SENTENCES, compose, recorded, to_int16
+    from appliance.demo.speech import DEMO_SENTENCES, compose, recorded, to_int16
 
     signal, _ = compose(recorded(DEMO_SENTENCES), lead_s=1.0, gap_s=1.5, tail_s=2.0)
     path.write_bytes(to_int16(np.concatenate([signal, np.zeros(16000, np.float32)])).tobytes())

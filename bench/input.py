@@ -52,7 +52,7 @@ class TapInbox(Inbox):
 
 def play(signal: np.ndarray, started: threading.Event) -> None:
     from appliance.audio.alsa import PcmSpec, open_playback
-    from appliance.demo_speech import to_int16
+    from appliance.demo.speech import to_int16
 
     pcm = open_playback(PcmSpec("pulse", 16000, 1, 320, 4))
     data = to_int16(signal)
@@ -105,7 +105,7 @@ def main() -> None:
 
 def run(settings: config.Settings, silence_s: float) -> None:
     from appliance.audio.capture import CaptureWorker
-    from appliance.demo_speech import DEMO_SENTENCES, compose, recorded
+    from appliance.demo.speech import DEMO_SENTENCES, compose, recorded
     from appliance.listen.stt.worker import SttWorker
     from appliance.listen.vad import VadWorker
     from appliance.listen.wer import wer

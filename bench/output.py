@@ -30,20 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from appliance import config  # noqa: E402
 from appliance.audio.alsa import PcmSpec  # noqa: E402
 from appliance.audio.playback import PlaybackWorker  # noqa: E402
-from appliance.audio.resample import resample, to_int16  # noqa: E402
+from appliance.core.pcm import resample, to_int16  # noqa: E402
+from appliance.pipeline.events import Event, Finished, Gap, Silent, Started  # noqa: E402
+from appliance.pipeline.interruption import InterruptionService  # noqa: E402
+from appliance.pipeline.messages import Priority, SpeakRequest  # noqa: E402
+from appliance.pipeline.priority import PriorityQueue  # noqa: E402
 from appliance.pipeline.supervisor import Supervisor  # noqa: E402
-from appliance.speak.messages import (  # noqa: E402
-    Finished,
-    Gap,
-    PlaybackEvent,
-    Priority,
-    Silent,
-    SpeakRequest,
-    Started,
-)
-from appliance.speak.priority import PriorityQueue  # noqa: E402
 from appliance.speak.producer import ProducerWorker  # noqa: E402
 from appliance.speak.tts.factory import create_engine  # noqa: E402
+from appliance.system.modelstore import ModelStore  # noqa: E402
 from tests.support.pulse import PulseServer  # noqa: E402
 
 RATE = 24000
@@ -63,18 +58,20 @@ FILLER = "Déjame pensar."
 
 
 class Events:
-    def __init__(self) -> None:
-        self.q: stdqueue.Queue[PlaybackEvent] = stdqueue.Queue()
+    """The workers' events sink: a queue the benchmark waits on."""
 
-    def __call__(self, ev: PlaybackEvent) -> None:
+    def __init__(self) -> None:
+        self.q: stdqueue.Queue[Event] = stdqueue.Queue()
+
+    def put(self, ev: Event, timeout: float | None = None) -> None:
         self.q.put(ev)
 
     def clear(self) -> None:
         while not self.q.empty():
             self.q.get_nowait()
 
-    def until(self, pred, timeout: float = 120.0) -> tuple[PlaybackEvent, list[PlaybackEvent]]:
-        seen: list[PlaybackEvent] = []
+    def until(self, pred, timeout: float = 120.0) -> tuple[Event, list[Event]]:
+        seen: list[Event] = []
         deadline = time.monotonic() + timeout
         while True:
             ev = self.q.get(timeout=max(0.001, deadline - time.monotonic()))
@@ -105,7 +102,7 @@ def main() -> int:
     settings = config.load(None)
     if args.vits_model:
         settings = config.replace(settings, tts={"vits_model": args.vits_model})
-    engine = create_engine(settings, engine=args.engine)
+    engine = create_engine(settings, ModelStore(settings.cache_path), engine=args.engine)
     style = settings.tts.styles[settings.tts.style]
     print(f"engine: {engine.name} ({engine.sample_rate} Hz) -> device {RATE} Hz, period 10 ms, "
           f"buffer 40 ms, PulseAudio null sink (real-time paced)")
@@ -123,7 +120,7 @@ def main() -> int:
     time.sleep(2.2)
     q = PriorityQueue()
     events = Events()
-    playback = PlaybackWorker(q, PcmSpec("pulse", RATE, 1, 240, 4), on_event=events,
+    playback = PlaybackWorker(q, PcmSpec("pulse", RATE, 1, 240, 4), events=events,
                               idle_close_s=600.0)
     sup = Supervisor([playback], restart_backoff_s=0.05)
     sup.start()
@@ -131,7 +128,7 @@ def main() -> int:
 
     def new_producer() -> ProducerWorker:
         w = ProducerWorker.from_settings(engine, q, config.replace(
-            settings, audio={"playback_rate": RATE}))
+            settings, audio={"playback_rate": RATE}), events=events)
         s = Supervisor([w], restart_backoff_s=0.05)
         s.start()
         producers.append(s)
@@ -200,13 +197,14 @@ def main() -> int:
         # 4. interrupt -> silent
         rng = random.Random(7)
         long = np.concatenate(rendered[:2])
+        service = InterruptionService(q, events, flush=[producer.inbox])
         stops = []
         for _ in range(n_int):
             events.clear()
             producer.inbox.put(SpeakRequest(audio=long, rate=RATE, answer=300))
             events.until(lambda e: isinstance(e, Started))
             time.sleep(rng.uniform(0.05, 0.25))
-            producer.interrupt("bench")
+            service.interrupt("bench")
             ev, _ = events.until(lambda e: isinstance(e, Silent))
             stops.append(ev.latency_s)
         total_under = playback.stats()["underruns"]

@@ -16,7 +16,7 @@ import argparse
 import random
 from dataclasses import dataclass
 
-from appliance.brain.scheduler import InterruptPredictor, Plan, may_start_next, plan
+from appliance.brain.scheduler import InterruptPredictor, Plan, plan
 
 CHARS_PER_S = 14.0
 DT = 0.02
@@ -46,6 +46,14 @@ def scripted_user(n_answers: int, rng: random.Random) -> list[Answer]:
         answers.append(Answer([rng.randint(40, 140) for _ in range(n)], cut,
                               rng.uniform(0.2, 0.8)))
     return answers
+
+
+def producer_may_start(pl: Plan, current_left_s: float, next_synth_s: float,
+                       margin_s: float) -> bool:
+    """The TTS producer's just-in-time rule (appliance/speak/producer.py) as this simulation
+    models it: with look-ahead 1 ("wait for the end"), the next sentence starts only when its
+    predicted synthesis would finish ``margin_s`` before the current one runs out."""
+    return not pl.wait_for_end or current_left_s <= next_synth_s + margin_s
 
 
 def simulate(ans: Answer, plan_at, rtf: float, margin_s: float) -> tuple[float, float]:
@@ -88,7 +96,7 @@ def simulate(ans: Answer, plan_at, rtf: float, margin_s: float) -> tuple[float, 
             pl: Plan = plan_at(cur)
             left = dur[cur] - (t - play_start) if playing >= 0 else dur[0]
             allowed = j <= cur or (j <= cur + pl.lookahead and (
-                j > cur + 1 or may_start_next(pl, left, rtf * dur[j], margin_s)))
+                j > cur + 1 or producer_may_start(pl, left, rtf * dur[j], margin_s)))
             if allowed:
                 busy_start, busy_until = t, t + rtf * dur[j]
         t += DT

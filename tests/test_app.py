@@ -1,9 +1,10 @@
-"""The assembled appliance end to end: real ALSA PCMs on FIFOs paced in real time (the demo's
-mouth and ear), real Silero VAD, Whisper, router, espeak-ng TTS, playback, and the control
-plane on a real mosquitto.
+"""The assembled appliance end to end, built by the one composition root: real ALSA PCMs on
+FIFOs paced in real time (the demo's mouth and ear), real Silero VAD, Whisper, router,
+espeak-ng TTS, playback, the control plane on a real mosquitto and gpiozero's mock pins.
 
-One appliance serves the whole module (loading the models costs more than all the tests), so
-the tests run in file order and each leaves it quiet: nothing playing, nothing queued.
+One appliance serves the whole module (loading the models costs more than all the tests).
+Each test sets the listening mode and mute it needs and leaves the appliance quiet, so the
+tests do not depend on one another's order.
 """
 
 from __future__ import annotations
@@ -17,72 +18,79 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import paho.mqtt.client as paho
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from appliance import config
-from appliance.app import Appliance
-from appliance.audio.alsa import STOCK_CONFIG as STOCK_ALSA
+from appliance.app import Pipeline, build_pipeline
 from appliance.brain.numbers import parse_duration, parse_timer_name
 from appliance.control.discovery import topics_for
+from appliance.control.gpio import LedPresenter
+from appliance.control.mqtt import MqttWorker
+from appliance.core.pcm import to_int16
 from appliance.demo import voices
 from appliance.demo.fifo_devices import Ear, Mouth, alsa_config
-from appliance.demo_speech import recorded, to_int16
+from appliance.demo.speech import recorded
+from appliance.pipeline.events import (
+    Finished,
+    Heard,
+    Interrupted,
+    Silent,
+    Started,
+    TimerFinished,
+    speech_ended,
+)
 from appliance.pipeline.messages import Transcript
-from appliance.speak.messages import Finished, Silent, Started
 from tests.support.broker import PASSWORD, USER, running_broker
 from tests.support.control import Probe
+from tests.support.harness import Collector
 
 pytestmark = pytest.mark.slow
 
 DEVICE = "apptest"
 T = topics_for(DEVICE)
 MIC, SPEAKER = "apptest_mic", "apptest_speaker"
+INTERRUPT_PIN, LED_PIN = 17, 5
+AUDIO_THREADS = ("capture", "vad", "stt", "playback")
 ANNOUNCEMENT = ("Atención, por favor: la lavadora de la cocina ha terminado su programa largo "
                 "y la ropa ya se puede tender")
 LONG = ("Atención: la lavadora ha terminado. Recuerda sacar la ropa y tenderla pronto, "
         "porque si se queda mucho rato dentro huele a humedad y habrá que lavarla otra vez.")
 
 
-class Seen:
-    """Everything the appliance reports to its observers, with the monotonic time seen."""
+class ThreadLog:
+    """Which thread serialised JSON, published to MQTT (or took its publishing lock) or drove
+    the LED: the test wraps those calls for the whole module."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self.events: list[tuple[float, Any]] = []
+        self._lock = threading.Lock()
+        self.calls: list[tuple[float, str, str]] = []  # (monotonic time, what, thread name)
 
-    def __call__(self, event: Any) -> None:
-        with self._cond:
-            self.events.append((time.monotonic(), event))
-            self._cond.notify_all()
+    def wrap(self, mp: pytest.MonkeyPatch, owner: Any, name: str, what: str) -> None:
+        original = getattr(owner, name)
 
-    def since(self, t: float) -> list[Any]:
-        with self._cond:
-            return [e for w, e in self.events if w >= t]
+        def recorded_call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.calls.append((time.monotonic(), what, threading.current_thread().name))
+            return original(*args, **kwargs)
 
-    def wait(self, pred: Callable[[Any], bool], since: float, timeout: float) -> Any:
-        """The first event at or after ``since`` matching ``pred``; fails after ``timeout``."""
+        mp.setattr(owner, name, recorded_call)
 
-        def found() -> Any:
-            return next((e for w, e in self.events if w >= since and pred(e)), None)
-
-        with self._cond:
-            self._cond.wait_for(lambda: found() is not None, timeout)
-            event = found()
-        assert event is not None, f"no matching event within {timeout} s"
-        return event
-
-    def transcripts(self, since: float) -> list[str]:
-        return [e.text for e in self.since(since)
-                if isinstance(e, Transcript) and e.final and e.text.strip()]
+    def since(self, t: float) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(what, thread) for w, what, thread in self.calls if w >= t]
 
 
 @dataclass
 class Rig:
-    app: Appliance
+    app: Pipeline
     mouth: Mouth
     ear: Ear
     probe: Probe
-    seen: Seen
+    events: Collector
+    pins: MockFactory
+    threads: ThreadLog
 
     def speak(self, audio: np.ndarray) -> float:
         """The person says ``audio`` (float32 16 kHz) into the mic; returns when it ended."""
@@ -91,8 +99,19 @@ class Rig:
         return time.monotonic()
 
     def transcript(self, since: float, timeout: float = 60) -> Transcript:
-        return self.seen.wait(lambda e: isinstance(e, Transcript) and e.final
-                              and bool(e.text.strip()), since, timeout)
+        heard = self.events.wait_for(Heard, lambda e: bool(e.transcript.text.strip()),
+                                     since=since, timeout=timeout)
+        return heard.transcript
+
+    def transcripts(self, since: float) -> list[str]:
+        return [e.transcript.text for e in self.events.of(Heard, since)
+                if e.transcript.text.strip()]
+
+    def set_mode(self, mode: str, muted: bool = False) -> None:
+        """What a Home Assistant user sets, over MQTT; returns once the appliance has it."""
+        self.probe.publish(T.cmd("mute"), "ON" if muted else "OFF")
+        self.probe.publish(T.cmd("mode"), mode)
+        self.until(lambda: self.app.gate.mode == mode and self.app.gate.muted is muted)
 
     def thanks_heard_and_answered(self) -> None:
         """The person says thanks without pressing anything; it is heard and answered."""
@@ -105,15 +124,15 @@ class Rig:
     def answer_done(self, since: float, timeout: float = 60) -> None:
         """The brain's answer after ``since`` started, played to its last sentence and the
         room is quiet again."""
-        self.seen.wait(lambda e: isinstance(e, Started) and e.kind == "answer", since, timeout)
-        self.seen.wait(lambda e: isinstance(e, Finished) and e.last, since, timeout)
+        self.events.wait_for(Started, lambda e: e.kind == "answer", since=since, timeout=timeout)
+        self.events.wait(speech_ended, since=since, timeout=timeout)
         self.wait_quiet()
 
     def wait_quiet(self, quiet_s: float = 0.8, timeout: float = 60) -> None:
         app = self.app
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            busy = len(app.queue) or app.producer.backlog() or len(app.brain.inbox)
+            busy = len(app.queue) or len(app.producer.inbox) or len(app.brain.inbox)
             if not busy and time.monotonic() - self.ear.last_sound() >= quiet_s:
                 return
             time.sleep(0.05)
@@ -128,6 +147,28 @@ class Rig:
     def utterances(self) -> int:
         return int(self.app.vad.stats()["utterances"])
 
+    def announce(self, text: str = LONG) -> Started:
+        """An announcement over MQTT; returns once it is audibly playing."""
+        t0 = time.monotonic()
+        self.probe.publish(T.cmd("say"), json.dumps({"text": text}))
+        started = self.events.wait_for(Started, lambda e: e.kind == "announce", since=t0,
+                                       timeout=30)
+        self.until(lambda: self.ear.sound_since(t0) is not None)
+        return started
+
+    def one_silent_after(self, reason: str, since: float) -> Silent:
+        """The interrupt went through the one service (only it reports ``Interrupted``) and
+        produced exactly one ``Silent``; the appliance listens again afterwards."""
+        interrupted = self.events.wait_for(Interrupted, since=since, timeout=10)
+        assert interrupted.reason == reason
+        silent = self.events.wait_for(Silent, since=since, timeout=10)
+        time.sleep(1.0)  # room for a second, wrong one
+        assert [e.reason for e in self.events.of(Interrupted, since)] == [reason]
+        assert len(self.events.of(Silent, since)) == 1
+        self.until(lambda: self.app.control.state.snapshot().phase == "listening")
+        self.wait_quiet()
+        return silent
+
 
 def sentence(text: str) -> np.ndarray:
     return recorded([text])[0][1]
@@ -137,32 +178,41 @@ def sentence(text: str) -> np.ndarray:
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("app")
     old_alsa = os.environ.get("ALSA_CONFIG_PATH")
-    conf, mic_fifo, spk_fifo = alsa_config(tmp, MIC, SPEAKER)
-    os.environ["ALSA_CONFIG_PATH"] = f"{STOCK_ALSA}:{conf}"
-    with running_broker(tmp) as broker:
+    alsa_path, mic_fifo, spk_fifo = alsa_config(tmp, MIC, SPEAKER)
+    os.environ["ALSA_CONFIG_PATH"] = alsa_path
+    threads = ThreadLog()
+    with pytest.MonkeyPatch.context() as mp, running_broker(tmp) as broker:
+        threads.wrap(mp, json, "dumps", "json")
+        threads.wrap(mp, paho.Client, "publish", "mqtt publish")
+        threads.wrap(mp, MqttWorker, "_publish_state", "mqtt state lock")
+        threads.wrap(mp, LedPresenter, "show", "led")
         settings = config.from_dict({
             "device": {"id": DEVICE, "state_dir": str(tmp / "state")},
             "audio": {"capture_device": MIC, "playback_device": SPEAKER, "sample_rate": 16000},
             "tts": {"engine": "espeak"},
             "listen": {"mode": "push_to_talk"},
+            "brain": {"timer_max_ring_s": 5.0},
             "mqtt": {"enabled": True, "host": "127.0.0.1", "port": broker.port,
                      "username": USER, "password": PASSWORD},
+            "gpio": {"enabled": True, "interrupt_pin": INTERRUPT_PIN, "led_pins": [LED_PIN]},
         })
         # Our ends of both FIFOs are open before any PCM is (see fifo_devices.py).
         mouth = Mouth(mic_fifo, 16000, settings.audio.period_ms)
         ear = Ear(spk_fifo, settings.audio.playback_rate)
-        app = Appliance(settings, prerender="none")
-        seen = Seen()
-        app.observers.append(seen)
+        pins = MockFactory()
+        app = build_pipeline(settings, prerender="none", pin_factory=pins)
+        events = Collector()
+        app.observe(events)
         mouth.start()
         ear.start()
         app.start()
         probe = None
         try:
             assert app.supervisor.wait_ready(180), "the pipeline did not start"
-            assert app.plane.workers[0].wait_connected(20)  # type: ignore[attr-defined]
+            mqtt = app.control.faces[0]
+            assert isinstance(mqtt, MqttWorker) and mqtt.wait_connected(20)
             probe = Probe(broker, "ha-test", f"{T.base}/#")
-            yield Rig(app, mouth, ear, probe, seen)
+            yield Rig(app, mouth, ear, probe, events, pins, threads)
         finally:
             app.stop(2.0)
             mouth.stop()
@@ -176,12 +226,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 
 
 def test_push_to_talk_over_mqtt_captures_and_transcribes(rig: Rig) -> None:
+    rig.set_mode("push_to_talk")
     hello = sentence("Hola, ¿qué hora es?")
     t0 = time.monotonic()
     before = rig.utterances()
     rig.speak(hello)  # no button held: the gate keeps it from the VAD
     time.sleep(1.0)  # longer than the VAD's end-of-speech hangover
-    assert rig.utterances() == before and rig.seen.transcripts(t0) == []
+    assert rig.utterances() == before and rig.transcripts(t0) == []
 
     rig.probe.publish(T.cmd("ptt"), "start")
     rig.until(rig.app.gate.allow)
@@ -191,7 +242,8 @@ def test_push_to_talk_over_mqtt_captures_and_transcribes(rig: Rig) -> None:
     heard = rig.transcript(t1)
     assert "hora" in heard.text.lower(), heard.text
     rig.answer_done(t1)
-    snap = rig.app.state.snapshot()  # what Home Assistant shows: the question and the answer
+    state = rig.app.control.state
+    snap = state.snapshot()  # what Home Assistant shows: the question and the answer
     assert snap.last_transcript == heard.text and snap.last_answer
     assert rig.probe.wait_json(T.state, lambda d: d["last_transcript"] == heard.text
                                and d["last_answer"] == snap.last_answer)
@@ -202,77 +254,54 @@ def test_push_to_talk_over_mqtt_captures_and_transcribes(rig: Rig) -> None:
 
 
 def test_say_over_mqtt_is_heard_while_the_mic_is_muted(rig: Rig) -> None:
-    rig.probe.publish(T.cmd("mute"), "ON")
-    rig.until(lambda: rig.app.gate.state() == "muted")
-    assert rig.app.state.snapshot().muted
+    rig.set_mode("always", muted=True)
+    assert rig.app.control.state.snapshot().muted
 
     t0 = time.monotonic()
     rig.probe.publish(T.cmd("say"), json.dumps({"text": "La lavadora ha terminado.",
                                                 "priority": "high"}))
-    started = rig.seen.wait(lambda e: isinstance(e, Started) and e.kind == "announce", t0, 30)
-    fin = rig.seen.wait(lambda e: isinstance(e, Finished) and e.id == started.id, t0, 30)
+    started = rig.events.wait_for(Started, lambda e: e.kind == "announce", since=t0, timeout=30)
+    fin = rig.events.wait_for(Finished, lambda e: e.id == started.id, since=t0, timeout=30)
     rig.wait_quiet()
     loud = [c for w, c in rig.ear.heard() if w >= t0 and np.abs(c).max(initial=0) > 200]
     heard_s = sum(len(c) for c in loud) / rig.app.settings.audio.playback_rate
     assert heard_s >= 0.5 * fin.frames / rig.app.settings.audio.playback_rate
-    assert rig.app.state.snapshot().last_answer == "La lavadora ha terminado."
+    assert rig.app.control.state.snapshot().last_answer == "La lavadora ha terminado."
 
     before = rig.utterances()
     rig.speak(sentence("Necesito comprar leche y pan."))  # a muted mic hears nothing
     time.sleep(1.0)
-    assert rig.utterances() == before and rig.seen.transcripts(t0) == []
-
-    rig.probe.publish(T.cmd("mute"), "OFF")
-    rig.until(lambda: not rig.app.state.snapshot().muted)
-
-
-def test_interrupt_over_mqtt_silences_an_announcement(rig: Rig) -> None:
-    t0 = time.monotonic()
-    rig.probe.publish(T.cmd("say"), json.dumps({"text": LONG}))
-    started = rig.seen.wait(lambda e: isinstance(e, Started) and e.kind == "announce", t0, 30)
-    time.sleep(1.0)
-    t_press = time.monotonic()
-    rig.probe.publish(T.cmd("interrupt"), "PRESS")
-    silent = rig.seen.wait(lambda e: isinstance(e, Silent), t_press, 5)
-    assert silent.answer == started.answer and silent.reason == "mqtt"
-    time.sleep(2.0)
-    # The device buffer and the ear's pipe hold ~0.15 s: past that the loudspeaker is silent
-    # although seconds of the announcement were left.
-    assert rig.ear.sound_since(t_press + 0.5) is None
-    assert not any(isinstance(e, Started) for e in rig.seen.since(t_press))
-    assert len(rig.app.queue) == 0
-    rig.wait_quiet()
+    assert rig.utterances() == before and rig.transcripts(t0) == []
+    rig.set_mode("always")
 
 
 def test_own_voice_is_gated_and_the_follow_up_is_heard(rig: Rig) -> None:
-    rig.probe.publish(T.cmd("mode"), "always")
-    rig.until(lambda: rig.app.gate.mode == "always")
+    rig.set_mode("always")
     t0 = time.monotonic()
     before = rig.utterances()
-    rig.probe.publish(T.cmd("say"), json.dumps({"text": ANNOUNCEMENT}))
-    started = rig.seen.wait(lambda e: isinstance(e, Started) and e.kind == "announce", t0, 30)
+    started = rig.announce(ANNOUNCEMENT)
     rig.speak(sentence("Necesito comprar leche y pan."))  # over the appliance's own voice
-    assert not any(isinstance(e, Finished) for e in rig.seen.since(t0)), \
+    assert not rig.events.of(Finished, t0), \
         "the announcement ended before the person did: the test proves nothing"
-    rig.seen.wait(lambda e: isinstance(e, Finished) and e.answer == started.answer and e.last,
-                  t0, 30)
+    rig.events.wait_for(Finished, lambda e: e.answer == started.answer and e.last, since=t0,
+                        timeout=30)
     rig.wait_quiet()
-    assert rig.utterances() == before and rig.seen.transcripts(t0) == []
+    assert rig.utterances() == before and rig.transcripts(t0) == []
 
     rig.thanks_heard_and_answered()
 
 
 def test_a_voice_timer_is_set(rig: Rig) -> None:
+    rig.set_mode("always")
     line = voices.LINES["timer"]  # "Pon un temporizador de veinte minutos para la pasta."
     seconds, name = parse_duration(line), parse_timer_name(line)
     assert seconds and name
-    assert rig.app.gate.mode == "always"
     t0 = time.monotonic()
     rig.speak(voices.clip("timer"))
     heard = rig.transcript(t0)
     assert "pasta" in heard.text.lower(), heard.text
-    rig.until(lambda: len(rig.app.timers.remaining()) == 1)
-    [(timer, left)] = rig.app.timers.remaining()
+    rig.until(lambda: len(rig.app.brain.timers.remaining()) == 1)
+    [(timer, left)] = rig.app.brain.timers.remaining()
     assert (timer.name, timer.seconds) == (name, seconds), heard.text
     assert seconds - 30 < left <= seconds
     rig.answer_done(t0)
@@ -282,7 +311,89 @@ def test_a_voice_timer_is_set(rig: Rig) -> None:
     n = len(rig.probe.on(T.error))
     rig.probe.publish(T.cmd("timer/set"), json.dumps({"seconds": 60, "name": name}))
     error = rig.probe.wait(T.error, n + 1)[n].json()
-    assert error["code"] == "execution_failed" and "already" in error["message"], error
+    assert error["code"] == "name_taken" and "already" in error["message"], error
     rig.probe.publish(T.cmd("timer/cancel"), "{}")
-    rig.until(lambda: rig.app.timers.remaining() == [])
+    rig.until(lambda: rig.app.brain.timers.remaining() == [])
     rig.until(lambda: rig.probe.on(T.state)[-1].json()["timers"] == [])
+
+
+# --- one way to interrupt: every source goes through the one service ---------------------
+
+
+def test_the_interrupt_button_silences_an_announcement(rig: Rig) -> None:
+    rig.set_mode("always")
+    started = rig.announce()
+    t_press = time.monotonic()
+    rig.pins.pin(INTERRUPT_PIN).drive_low()  # the physical button (active low)
+    rig.pins.pin(INTERRUPT_PIN).drive_high()
+    silent = rig.one_silent_after("button", t_press)
+    assert silent.id == started.id and silent.latency_s < 0.1
+    assert rig.ear.sound_since(t_press + 0.5) is None  # silent although seconds were left
+
+
+def test_interrupt_over_mqtt_silences_an_announcement(rig: Rig) -> None:
+    rig.set_mode("always")
+    started = rig.announce()
+    time.sleep(1.0)
+    t_press = time.monotonic()
+    rig.probe.publish(T.cmd("interrupt"), "PRESS")
+    silent = rig.one_silent_after("mqtt", t_press)
+    assert silent.answer == started.answer
+    # The device buffer and the ear's pipe hold ~0.15 s: past that the loudspeaker is silent
+    # although seconds of the announcement were left.
+    assert rig.ear.sound_since(t_press + 0.5) is None
+    assert not rig.events.of(Started, t_press)
+    assert len(rig.app.queue) == 0
+
+
+def test_muting_the_microphone_silences_what_it_is_saying(rig: Rig) -> None:
+    rig.set_mode("always")
+    started = rig.announce()
+    t_press = time.monotonic()
+    rig.probe.publish(T.cmd("mute"), "ON")
+    assert rig.one_silent_after("mute", t_press).id == started.id
+    rig.set_mode("always")
+
+
+def test_the_stop_intent_goes_through_the_one_service(rig: Rig) -> None:
+    rig.set_mode("always")
+    t0 = time.monotonic()
+    rig.speak(voices.clip("stop"))  # "Para, por favor."
+    heard = rig.transcript(t0)
+    assert "para" in heard.text.lower(), heard.text
+    silent = rig.one_silent_after("voice stop", t0)
+    assert silent.id == 0  # nothing was playing: reported by the service itself
+
+
+def test_an_alarm_that_rings_to_its_limit_is_silenced_by_the_one_service(rig: Rig) -> None:
+    rig.set_mode("always")
+    t0 = time.monotonic()
+    rig.probe.publish(T.cmd("timer/set"), json.dumps({"seconds": 1, "name": "huevo"}))
+    assert rig.events.wait_for(TimerFinished, since=t0, timeout=15).name == "huevo"
+    rig.events.wait_for(Started, lambda e: e.kind == "alarm", since=t0, timeout=15)
+    limit = rig.app.settings.brain.timer_max_ring_s
+    t_limit = time.monotonic()
+    rig.events.wait_for(Interrupted, since=t_limit, timeout=limit + 10)
+    rig.one_silent_after("alarm timeout", t_limit)
+    assert rig.app.brain.timers.ringing() == []
+
+
+# --- audio threads do audio work only -------------------------------------------------------
+
+
+def test_audio_threads_never_publish_serialise_or_drive_the_led(rig: Rig) -> None:
+    """A conversation - speech in, an answer out, an interrupt - and every JSON
+    serialisation, MQTT publish (and its lock) and LED call happened on another thread."""
+    rig.set_mode("always")
+    t0 = time.monotonic()
+    rig.speak(sentence("Hola, ¿qué hora es?"))
+    rig.answer_done(t0)
+    rig.announce()
+    t_press = time.monotonic()
+    rig.pins.pin(INTERRUPT_PIN).drive_low()
+    rig.pins.pin(INTERRUPT_PIN).drive_high()
+    rig.one_silent_after("button", t_press)
+    calls = rig.threads.since(t0)
+    assert {what for what, _ in calls} >= {"json", "mqtt publish", "mqtt state lock", "led"}
+    on_audio = sorted({(what, thread) for what, thread in calls if thread in AUDIO_THREADS})
+    assert on_audio == []

@@ -1,43 +1,48 @@
-"""The brain worker end to end on real parts: the trained router, the Spanish templates, timers
-and volume in a temp state dir, espeak-ng for fillers/pre-rendered audio, and the packaged
-Gemma model for the LLM path. Output is read from a real Inbox (the TTS producer's input)."""
+"""The brain worker on real parts: the trained router, the Spanish templates, timers and volume
+in a temp state dir, the real interruption service, espeak-ng for fillers/pre-rendered audio,
+and the packaged Gemma model for the LLM path (slow tests). The brain's own streaming logic is
+also tested fast with a scripted model (tests/support/llm.py). Output and events are read from
+collectors (tests/support/harness.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from appliance import config
+from appliance.app import filler_source, prerender_static, prerendered_from_cache
 from appliance.brain.learning import RouterLog
 from appliance.brain.llm import LlmEngine
-from appliance.brain.output import filler_source, prerender_static, prerendered_from_cache
 from appliance.brain.router import Router
 from appliance.brain.scheduler import InterruptPredictor
 from appliance.brain.templates import Templates, say_clock, say_duration
 from appliance.brain.timers import TimerService
 from appliance.brain.volume import Volume, level_to_gain
-from appliance.brain.worker import BrainWorker
+from appliance.brain.worker import RELOAD_EVERY_S, BrainWorker
+from appliance.pipeline.events import Interrupted, Routed, Sentence, Silent, Started
 from appliance.pipeline.inbox import Inbox
-from appliance.pipeline.messages import Interrupt, Transcript
+from appliance.pipeline.interruption import InterruptionService
+from appliance.pipeline.messages import (
+    Interrupt,
+    Priority,
+    SetLookahead,
+    SpeakRequest,
+    Transcript,
+    Utterance,
+)
+from appliance.pipeline.priority import PriorityQueue
 from appliance.speak.fillers import FillerBank
-from appliance.speak.messages import Priority, SpeakRequest, Started
-from appliance.speak.priority import PriorityQueue
-from appliance.speak.producer import ProducerWorker
 from appliance.speak.rendered import RenderedAudioCache
 from appliance.speak.tts.espeak import EspeakEngine
 from appliance.system.modelstore import ModelStore
+from tests.support.harness import Collector, FakeClock
+from tests.support.llm import ScriptedLlm
 
 NOW = dt.datetime(2025, 3, 14, 15, 15)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture(scope="module")
@@ -58,29 +63,33 @@ def espeak_cache(tmp_path_factory) -> RenderedAudioCache:
 
 
 class Rig:
-    """One brain with its real collaborators; ``said()`` drains what it sent to the producer."""
+    """One brain with its real collaborators, driven from the test's thread; ``said()`` is
+    what it sent to the producer since the last call, ``events`` what it reported."""
 
     def __init__(self, state: Path, router: Router, templates: Templates | None = None,
                  **kw) -> None:
         self.settings = config.from_dict({"device": {"state_dir": str(state)}})
-        self.out = Inbox(maxsize=256)
-        self.clock = Clock()
-        self.timers = TimerService(state, clock=self.clock, ring_every_s=3.0)
+        self.out = Collector()
+        self.events = Collector()
+        self.clock = FakeClock(1_700_000_000.0)
+        self.timers = TimerService(state, events=self.events, clock=self.clock, ring_every_s=3.0)
         self.gains: list[float] = []
         self.volume = Volume(state, self.gains.append)
+        self.queue = PriorityQueue()
+        inbox = Inbox(64)
+        self.interrupter = InterruptionService(self.queue, self.events, flush=[inbox, self.out],
+                                               stop_alarms=self.timers.stop)
         self.brain = BrainWorker(
             self.settings, router=router, templates=templates or Templates.load(seed=1),
-            out=self.out.put, timers=self.timers, volume=self.volume, now=lambda: NOW, **kw)
+            downstream=self.out, interrupter=self.interrupter, timers=self.timers,
+            volume=self.volume, events=self.events, now=lambda: NOW, inbox=inbox, **kw)
 
     def hear(self, text: str) -> list:
         self.brain.handle(Transcript(utterance=1, text=text, final=True))
         return self.said()
 
     def said(self) -> list:
-        msgs = []
-        while (m := self.out.get(timeout=0)) is not None:
-            msgs.append(m)
-        return msgs
+        return [m for m in self.out.take() if not isinstance(m, SetLookahead)]
 
 
 def texts(msgs: list) -> str:
@@ -102,7 +111,7 @@ def test_voice_timer_set_query_and_cancel(tmp_path, router):
     (timer,) = rig.timers.pending()
     assert (timer.seconds, timer.name) == (300, "la pasta")
     assert "cinco minutos" in texts(said)
-    rig.clock.t += 60
+    rig.clock.advance(60)
     rig.hear("pon otro temporizador de media hora")
     assert len(rig.timers.pending()) == 2
     said = rig.hear("¿cuánto falta para la pasta?")
@@ -114,20 +123,37 @@ def test_voice_timer_set_query_and_cancel(tmp_path, router):
 def test_timer_rings_at_high_priority_until_para(tmp_path, router):
     rig = Rig(tmp_path, router)
     rig.hear("pon un temporizador de diez segundos")
-    rig.clock.t += 10
+    rig.clock.advance(10)
     rig.brain.idle()
     fired = rig.said()
     assert fired and all(m.priority == Priority.HIGH and m.kind == "alarm" for m in fired)
     assert any(m.audio is not None for m in fired) and texts(fired)
-    rig.clock.t += 3
+    rig.clock.advance(3)
     rig.brain.idle()
     assert [m.kind for m in rig.said()] == ["alarm"]  # it rings again
     said = rig.hear("para")
-    assert any(isinstance(m, Interrupt) for m in said)
+    # The stop intent goes through the one interruption service: the producer is flushed,
+    # the alarm stops, exactly one Silent (nothing was playing), and the short reply survives.
+    assert isinstance(said[0], Interrupt) and said[0].reason == "voice stop"
+    assert said[1:] and all(isinstance(m, SpeakRequest) for m in said[1:]) and said[-1].last
     assert rig.timers.ringing() == []
-    rig.clock.t += 10
+    assert [e.reason for e in rig.events.of(Interrupted)] == ["voice stop"]
+    assert [e.reason for e in rig.events.of(Silent)] == ["voice stop"]
+    rig.clock.advance(10)
     rig.brain.idle()
     assert rig.said() == []
+
+
+def test_an_alarm_that_rings_too_long_is_silenced_through_the_interruption_service(
+        tmp_path, router):
+    rig = Rig(tmp_path, router)
+    rig.hear("pon un temporizador de diez segundos")
+    rig.clock.advance(10)
+    rig.brain.idle()
+    rig.clock.advance(rig.settings.brain.timer_max_ring_s + 1)
+    rig.brain.idle()
+    assert rig.timers.ringing() == []
+    assert [e.reason for e in rig.events.of(Silent)] == ["alarm timeout"]
 
 
 def test_volume_up_and_down_change_playback_gain(tmp_path, router):
@@ -148,6 +174,69 @@ def test_static_answer_plays_prerendered_audio(tmp_path, router, espeak_cache):
     said = rig.hear("muchas gracias")
     assert said[0].audio is not None and said[0].rate == espeak_cache.engine.sample_rate
     assert said[0].last
+
+
+def test_streamed_answer_goes_out_sentence_by_sentence_and_is_reported(tmp_path, router,
+                                                                        espeak_cache):
+    style = config.from_dict({}).tts.styles["normal"]
+    model = ScriptedLlm(["El pan sube ", "porque la levadura ", "produce gas. ", "Y el calor ",
+                         "lo expande."])
+    rig = Rig(tmp_path, router, Templates({}), llm=model,
+              filler=filler_source(FillerBank(espeak_cache, style)))
+    said = rig.hear("¿Por qué sube el pan?")
+    assert said[0].kind == "filler" and said[0].priority == Priority.LOW
+    answer = [m for m in said if m.kind == "answer"]
+    assert [m.text for m in answer] == ["El pan sube porque la levadura produce gas.",
+                                        "Y el calor lo expande."]
+    assert [m.last for m in answer] == [False, True] and [m.index for m in answer] == [0, 1]
+    (routed,) = rig.events.of(Routed)
+    assert (routed.route, routed.intent, routed.answer) == ("llm", "llm", said[0].answer)
+    reported = rig.events.of(Sentence)
+    assert [(e.kind, e.text) for e in reported] == [(m.kind, m.text) for m in said]
+    assert model.questions[0][0] == "¿Por qué sube el pan?"
+    assert len(rig.brain.conversation) == 1
+
+
+def test_an_interrupt_mid_stream_stops_the_model_and_nothing_more_is_said(tmp_path, router):
+    rig: Rig
+
+    def barge_in(piece: int) -> None:  # arrives while the model writes its third piece
+        if piece == 2:
+            rig.interrupter.interrupt("button")
+
+    model = ScriptedLlm(["Primera frase. ", "Segunda ", "frase. ", "Tercera frase."],
+                        before_piece=barge_in)
+    rig = Rig(tmp_path, router, Templates({}), llm=model)
+    said = rig.hear("Cuéntame algo largo.")
+    assert model.cancelled == [True] and model.streamed == [2]
+    requests = [m for m in said if isinstance(m, SpeakRequest)]
+    # The first sentence was handed on before the interrupt (and is older than the priority
+    # queue's cut-off, so it never plays); nothing after it was said.
+    assert [m.text for m in requests] == ["Primera frase."]
+    assert not any(rig.queue.put(Utterance(np.zeros(240, np.int16), 24000, t_request=m.t))
+                   for m in requests)
+    turn = rig.brain.conversation.window(10_000)[-1]
+    assert turn.interrupted
+
+
+def test_the_router_model_is_reloaded_when_a_retrain_swaps_it(tmp_path):
+    """What the nightly retrain does to a running service: a new model file is swapped in and
+    the brain routes with it from its next idle check, without a restart."""
+    router = Router.load(tmp_path)
+    clock = FakeClock()
+    rig = Rig(tmp_path, router, clock=clock)
+    rig.hear("¿Qué hora es?")
+    assert rig.events.of(Routed)[-1].intent == "time"
+    m = router.model  # a "retrained" model that hears thanks in everything
+    bias = m.bias.copy()
+    bias[m.classes.index("thanks")] += 100.0
+    replace(m, bias=bias).save(Router.model_file(tmp_path))
+    rig.hear("¿Qué hora es?")
+    assert rig.events.of(Routed)[-1].intent == "time"  # not checked yet
+    clock.advance(RELOAD_EVERY_S)
+    rig.brain.idle()
+    rig.hear("¿Qué hora es?")
+    assert rig.events.of(Routed)[-1].intent == "thanks"
 
 
 @pytest.mark.slow
@@ -191,9 +280,8 @@ def test_outcomes_reach_the_router_learning_log(tmp_path, router):
 
 
 def test_predicted_interrupts_shrink_the_producers_lookahead(tmp_path, router):
-    """Wired to a real (not started) ProducerWorker: its inbox is the brain's output."""
+    """The brain tells the producer its look-ahead with ``SetLookahead`` messages."""
     settings = config.from_dict({})
-    producer = ProducerWorker.from_settings(EspeakEngine("es"), PriorityQueue(), settings)
     predictor = InterruptPredictor(warmup=50)
     for _ in range(30):  # this user cuts long answers and lets short ones finish
         for i in range(3):
@@ -201,17 +289,19 @@ def test_predicted_interrupts_shrink_the_producers_lookahead(tmp_path, router):
             predictor.observe(i, 2, 150, False)
         predictor.answer_done(True)
     assert predictor.trained
-    rig = Rig(tmp_path, router, predictor=predictor, set_lookahead=producer.set_lookahead)
-    rig.out = producer.inbox
-    rig.brain.out = producer.inbox.put
+    rig = Rig(tmp_path, router, predictor=predictor)
+
+    def lookahead() -> int:
+        return rig.out.of(SetLookahead)[-1].sentences
+
     rig.hear("¿Qué hora es?")
-    assert producer.lookahead == settings.speak.lookahead  # short answer: full look-ahead
+    assert lookahead() == settings.speak.lookahead  # short answer: full look-ahead
     assert rig.brain.tracker.last_plan.p < 0.5
     answer = rig.brain._answer_id
     for i in range(8):  # a long answer being spoken, as playback would report it
         rig.brain.tracker.said(answer, i, 90)
     rig.brain.handle(Started(id=1, answer=answer, index=1, kind="answer", latency_s=0.0))
-    assert rig.brain.tracker.last_plan.p > 0.7 and producer.lookahead <= 2
+    assert rig.brain.tracker.last_plan.p > 0.7 and lookahead() <= 2
     rig.brain.on_control(Interrupt(reason="barge-in"))
     assert predictor.samples == 180 + 2  # the two sentences that started, labelled cut
 

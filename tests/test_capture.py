@@ -10,10 +10,12 @@ import pytest
 
 from appliance.audio.capture import CaptureWorker
 from appliance.config import AudioSettings
+from appliance.pipeline.events import DeviceError
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.messages import AudioFrame
 from appliance.pipeline.supervisor import Supervisor
 from tests.support.alsa import AlsaConfig, alsa  # noqa: F401
+from tests.support.harness import Collector
 from tests.support.pulse import PulseServer, pulse  # noqa: F401
 
 
@@ -49,8 +51,9 @@ def test_missing_device_is_retried_until_it_appears(
     alsa: AlsaConfig, caplog: pytest.LogCaptureFixture  # noqa: F811
 ) -> None:
     out = Inbox(1000)
+    events = Collector()
     settings = AudioSettings(capture_device="later", reopen_initial_s=0.02, reopen_max_s=0.05)
-    worker = CaptureWorker(settings, out, max_frames=10)
+    worker = CaptureWorker(settings, out, max_frames=10, events=events)
     sup = Supervisor([worker])
     with caplog.at_level("DEBUG", logger="appliance.capture"):
         sup.start()
@@ -67,6 +70,10 @@ def test_missing_device_is_retried_until_it_appears(
     sup.stop()
     assert sup.restarts("capture") == 0, "a missing device is not a crash"
     assert len(_collect(out, 10)) == 10
+    # Reported once when it went missing and once when it came back (the phase shows error
+    # in between), not on every retry.
+    assert [(e.device, e.reopened) for e in events.of(DeviceError)] == [
+        ("capture", False), ("capture", True)]
 
 
 def test_device_dies_mid_stream_and_capture_resumes(pulse: PulseServer) -> None:  # noqa: F811

@@ -7,7 +7,6 @@ records calls in place of the audio pipeline built by other stages.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,9 +17,10 @@ from appliance.config import GpioSettings
 from appliance.control.buttons import ButtonLogic
 from appliance.control.controller import Controller
 from appliance.control.gpio import GpioWorker
-from appliance.control.state import Event, StateMachine
+from appliance.control.state import EntityEvent, StateMachine
 from appliance.pipeline.supervisor import Supervisor
 from tests.support.control import RecordingSink
+from tests.support.harness import FakeClock
 
 
 def kinds(events: list) -> list[str]:
@@ -103,15 +103,15 @@ def factory() -> Iterator[MockFactory]:
         Device.pin_factory = old
 
 
-def run_gpio(factory: MockFactory, **changes: object) -> tuple[Supervisor, GpioWorker,
-                                                               RecordingSink, list[Event]]:
+def run_gpio(factory: MockFactory, clock: FakeClock | None = None, **changes: object
+             ) -> tuple[Supervisor, GpioWorker, RecordingSink, list[EntityEvent]]:
     fields = {"enabled": True, "debounce_ms": 30, "long_press_ms": 300, "double_press_ms": 400}
     settings = GpioSettings(**{**fields, **changes})
     sink = RecordingSink()
     state = StateMachine()
-    events: list[Event] = []
+    events: list[EntityEvent] = []
     state.subscribe_events(events.append)
-    worker = GpioWorker(settings, Controller(state, sink))
+    worker = GpioWorker(settings, Controller(state, sink), clock=clock or FakeClock())
     sup = Supervisor([worker])
     sup.start()
     assert sup.wait_ready(5)
@@ -126,23 +126,24 @@ def release(factory: MockFactory, name: str) -> None:
     factory.pin(PINS[name]).drive_high()
 
 
-def tap(factory: MockFactory, name: str, hold_s: float = 0.06) -> None:
+def tap(factory: MockFactory, clock: FakeClock, name: str, hold_s: float = 0.06) -> None:
     """A human tap: held longer than the debounce, then a pause longer than it too."""
     press(factory, name)
-    time.sleep(hold_s)
+    clock.advance(hold_s)
     release(factory, name)
-    time.sleep(0.06)
+    clock.advance(0.06)
 
 
 def test_interrupt_press_acts_at_once_and_double_cancels_timers(factory: MockFactory) -> None:
-    sup, _, sink, events = run_gpio(factory)
+    clock = FakeClock()
+    sup, _, sink, events = run_gpio(factory, clock)
     try:
         press(factory, "interrupt")
         assert sink.names() == ["interrupt"]  # in the pin callback: no waiting for a poll
-        time.sleep(0.06)
+        clock.advance(0.06)
         release(factory, "interrupt")
-        time.sleep(0.06)
-        tap(factory, "interrupt")
+        clock.advance(0.06)
+        tap(factory, clock, "interrupt")
         assert sink.wait_for(3) == [("interrupt", ("button",)), ("interrupt", ("button",)),
                                     ("timer_cancel", (None,))]
         assert [(e.detail["button"], e.detail["press"]) for e in events] == [
@@ -152,10 +153,11 @@ def test_interrupt_press_acts_at_once_and_double_cancels_timers(factory: MockFac
 
 
 def test_ptt_hold_and_release(factory: MockFactory) -> None:
-    sup, _, sink, _ = run_gpio(factory)
+    clock = FakeClock()
+    sup, _, sink, _ = run_gpio(factory, clock)
     try:
         press(factory, "ptt")
-        time.sleep(0.4)  # held past the long press: still one utterance
+        clock.advance(0.4)  # held past the long press: still one utterance
         release(factory, "ptt")
         assert sink.wait_for(2) == [("ptt_start", ()), ("ptt_stop", ())]
     finally:
@@ -163,38 +165,46 @@ def test_ptt_hold_and_release(factory: MockFactory) -> None:
 
 
 def test_chattering_contacts_give_one_press_and_one_release(factory: MockFactory) -> None:
-    sup, _, sink, _ = run_gpio(factory)
+    clock = FakeClock()
+    sup, worker, sink, _ = run_gpio(factory, clock)
     try:
         for _ in range(4):  # contact bounce on press, each edge well inside 30 ms
             press(factory, "ptt")
+            clock.advance(0.002)
             release(factory, "ptt")
+            clock.advance(0.002)
         press(factory, "ptt")
-        time.sleep(0.1)
+        clock.advance(0.1)
+        worker.tick()
         assert sink.names() == ["ptt_start"]
         release(factory, "ptt")
+        clock.advance(0.002)
         press(factory, "ptt")
+        clock.advance(0.002)
         release(factory, "ptt")  # bounce on release ends released
+        clock.advance(0.1)
         assert sink.wait_for(2) == [("ptt_start", ()), ("ptt_stop", ())]
-        time.sleep(0.1)
+        worker.tick()
         assert sink.names() == ["ptt_start", "ptt_stop"]
     finally:
         sup.stop()
 
 
 def test_mute_click_toggles_and_long_press_cycles_mode(factory: MockFactory) -> None:
-    sup, worker, sink, _ = run_gpio(factory)
+    clock = FakeClock()
+    sup, worker, sink, _ = run_gpio(factory, clock)
     state = worker.controller.state
     try:
-        tap(factory, "mute")
+        tap(factory, clock, "mute")
         assert state.snapshot().muted is True
-        time.sleep(0.5)  # past the double-press window
-        tap(factory, "mute")
+        clock.advance(0.5)  # past the double-press window
+        tap(factory, clock, "mute")
         assert state.snapshot().muted is False
         press(factory, "mute")
-        time.sleep(0.45)  # long press fires from the worker's deadline while held
+        clock.advance(0.45)  # the long press fires from the worker's deadline while held
+        assert sink.wait_for(3)[2] == ("set_mode", ("wake_word",))
         release(factory, "mute")
-        assert sink.wait_for(3) == [("set_mute", (True,)), ("set_mute", (False,)),
-                                    ("set_mode", ("wake_word",))]
+        assert sink.names() == ["set_mute", "set_mute", "set_mode"]
         assert state.snapshot().mode == "wake_word" and not state.snapshot().muted
     finally:
         sup.stop()

@@ -229,6 +229,7 @@ def test_mqtt_and_gpio_are_two_faces_of_one_state(mosq: Broker) -> None:
 
     from appliance import config
     from appliance.control.plane import build
+    from appliance.control.worker import events_inbox
 
     settings = config.from_dict({
         "device": {"id": DEVICE},
@@ -238,12 +239,12 @@ def test_mqtt_and_gpio_are_two_faces_of_one_state(mosq: Broker) -> None:
     })
     factory = MockFactory()
     sink = RecordingSink()
-    plane = build(settings, sink, pin_factory=factory)
+    plane = build(settings, sink, events=events_inbox(), pin_factory=factory)
     sup = Supervisor(plane.workers)
     sup.start()
     probe = Probe(mosq, "ha", T.state, T.error)
     try:
-        assert sup.wait_ready(5) and plane.workers[0].wait_connected(10)  # type: ignore[attr-defined]
+        assert sup.wait_ready(5) and plane.faces[0].wait_connected(10)  # type: ignore[attr-defined]
         probe.publish(T.cmd("mute"), "ON")
         assert probe.wait_json(T.state, lambda d: d["muted"])
         mute = factory.pin(settings.gpio.mute_pin)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from appliance.pipeline.supervisor import Supervisor
+from appliance.pipeline.watchdog import WatchdogLoop
 from appliance.pipeline.worker import Worker
 from appliance.system.notify import Notifier
-from appliance.system.watchdog import WatchdogLoop
 
 
 @pytest.fixture

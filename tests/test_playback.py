@@ -3,10 +3,9 @@ PulseAudio null sink (real-time paced: interrupts, a server killed and restarted
 
 from __future__ import annotations
 
-import queue as stdqueue
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,45 +13,28 @@ import pytest
 
 from appliance.audio.alsa import PcmSpec
 from appliance.audio.playback import PlaybackWorker
+from appliance.brain.volume import level_to_gain
+from appliance.pipeline.events import DeviceError, Finished, Silent, Started
+from appliance.pipeline.interruption import InterruptionService
+from appliance.pipeline.messages import Utterance
+from appliance.pipeline.priority import PLAYED, PriorityQueue
 from appliance.pipeline.supervisor import Supervisor
-from appliance.speak.messages import (
-    DeviceError,
-    Finished,
-    PlaybackEvent,
-    Silent,
-    Started,
-    Utterance,
-)
-from appliance.speak.priority import PLAYED, PriorityQueue
 from tests.support.alsa import alsa  # noqa: F401  (fixture)
+from tests.support.harness import Collector
 from tests.support.pulse import PulseServer, pulse  # noqa: F401  (fixture)
 
 RATE = 24000
 
 
-class Events:
-    """Collects playback events from the worker thread."""
+class Events(Collector):
+    """Playback's events sink; ``wait_for(pred)`` waits for a matching event."""
 
-    def __init__(self) -> None:
-        self.q: stdqueue.Queue[PlaybackEvent] = stdqueue.Queue()
-        self.seen: list[PlaybackEvent] = []
+    def wait_for(self, pred, timeout: float = 10.0):  # type: ignore[override]
+        return self.wait(pred, timeout=timeout)
 
-    def __call__(self, ev: PlaybackEvent) -> None:
-        self.q.put(ev)
-
-    def wait_for(
-        self, pred: Callable[[PlaybackEvent], bool], timeout: float = 10.0
-    ) -> PlaybackEvent:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                ev = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
-            except stdqueue.Empty:
-                break
-            self.seen.append(ev)
-            if pred(ev):
-                return ev
-        raise AssertionError(f"event not seen within {timeout}s; got {self.seen}")
+    @property
+    def seen(self) -> list:
+        return self.items()
 
 
 def tone(seconds: float, freq: float = 440.0, amp: int = 12000) -> np.ndarray:
@@ -77,9 +59,9 @@ def test_file_pcm_receives_the_audio_byte_for_byte(alsa, level: int, gain: float
     out = alsa.playback("spk")
     q = PriorityQueue()
     events = Events()
-    worker = PlaybackWorker(q, PcmSpec("spk", RATE, 1, 240, 4), on_event=events,
+    worker = PlaybackWorker(q, PcmSpec("spk", RATE, 1, 240, 4), events=events,
                             idle_close_s=0.0)
-    worker.set_volume(level)
+    worker.set_gain(level_to_gain(level))
     rng = np.random.default_rng(1)
     audio = rng.integers(-20000, 20000, 24000 * 2 + 123).astype(np.int16)  # not period-aligned
     u = Utterance(audio, RATE, answer=1, last=True)
@@ -128,7 +110,7 @@ class MonitorRecorder:
 
 
 def pulse_worker(events: Events, q: PriorityQueue) -> PlaybackWorker:
-    return PlaybackWorker(q, PcmSpec("pulse", RATE, 1, 240, 4), on_event=events,
+    return PlaybackWorker(q, PcmSpec("pulse", RATE, 1, 240, 4), events=events,
                           idle_close_s=30.0, reopen_initial_s=0.05, reopen_max_s=0.5)
 
 
@@ -156,15 +138,15 @@ def test_interrupt_leaves_the_device_silent(pulse, tmp_path: Path) -> None:  # n
             q.put(u)
             events.wait_for(lambda e: isinstance(e, Started))
             time.sleep(0.6)
-            flushed = worker.interrupt("test button")
+            InterruptionService(q, events).interrupt("test button")
             silent = events.wait_for(lambda e: isinstance(e, Silent))
             speech_at_silent = worker.stats()["speech_frames"]
             time.sleep(0.8)  # the device keeps running on silence
             after = worker.stats()
     finally:
         recorded = rec.stop()
-    assert flushed == 0
     assert isinstance(silent, Silent) and silent.id == u.id and silent.reason == "test button"
+    assert len(events.of(Silent)) == 1  # reported once, by playback, after the fade
     assert silent.latency_s > 0
     assert after["speech_frames"] == speech_at_silent < len(u.audio)
     assert after["frames_written"] > speech_at_silent  # silence kept flowing, device open

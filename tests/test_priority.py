@@ -9,18 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from appliance.speak.messages import Priority, Utterance
-from appliance.speak.priority import FLUSHED, PLAYED, STOPPED, PriorityQueue
-
-
-class FakeClock:
-    """Injectable clock for the LOW boost (the queue's own boundary, not a mocked library)."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
+from appliance.pipeline.messages import Priority, Utterance
+from appliance.pipeline.priority import FLUSHED, PLAYED, STOPPED, PriorityQueue
+from tests.support.harness import FakeClock
 
 
 def utt(priority: Priority = Priority.NORMAL, answer: int = 0, index: int = 0) -> Utterance:
@@ -95,14 +86,14 @@ def test_low_is_boosted_after_its_wait_limit() -> None:
     q = PriorityQueue(low_boost_s=30.0, clock=clock)
     low = utt(Priority.LOW)
     q.put(low)
-    clock.t += 10
+    clock.advance(10)
     n1 = utt()
     q.put(n1)
     assert q.get(0) is n1  # 10 s: not yet boosted, NORMAL goes first
     q.done(n1)
     n2 = utt()
     q.put(n2)
-    clock.t += 25  # LOW has now waited 35 s > 30 s
+    clock.advance(25)  # LOW has now waited 35 s > 30 s
     assert q.get(0) is low  # boosted to NORMAL and older than n2
     q.done(low)
     assert q.get(0) is n2
@@ -116,7 +107,7 @@ def test_boosted_low_still_yields_to_high() -> None:
     q = PriorityQueue(low_boost_s=5.0, clock=clock)
     low = utt(Priority.LOW)
     q.put(low)
-    clock.t += 60
+    clock.advance(60)
     high = utt(Priority.HIGH)
     q.put(high)  # HIGH flushes queued LOW, boosted or not
     assert q.get(0) is high
@@ -131,13 +122,30 @@ def test_interrupt_flushes_everything_including_late_puts_of_that_turn() -> None
     for u in before:
         q.put(u)
     cur = q.get(0)
-    assert q.interrupt("button") == 2
-    assert q.should_stop(cur) == ("button", pytest.approx(time.monotonic(), abs=1.0))
+    assert q.interrupt("button") is True  # something was playing: playback will stop it
+    assert [rec.outcomes[u.id] for u in before[1:]] == [[FLUSHED], [FLUSHED]]
+    reason, t_requested = q.should_stop(cur)
+    assert reason == "button" and t_requested > late.t_request
+    assert q.interrupt("again") is False  # a stop is already on its way
     q.done(cur, stopped=True)
     assert not q.put(late)
     after = utt()
     assert q.put(after)
     assert rec.outcomes[late.id] == [FLUSHED] and after.id not in rec.outcomes
+    assert q.interrupt("idle") is False  # nothing playing: nothing for playback to stop
+
+
+def test_a_stop_that_comes_as_the_utterance_ends_is_handed_back() -> None:
+    """Playback may be past its last check when the stop arrives: ``done`` returns the stop,
+    so playback still reports the silence the interrupt is waiting for."""
+    q = PriorityQueue()
+    u = utt()
+    q.put(u)
+    assert q.get(0) is u
+    assert q.interrupt("button") is True
+    reason, _ = q.done(u)
+    assert reason == "button"
+    assert q.should_stop(u) is None
 
 
 def test_an_utterance_cannot_be_queued_twice_or_finished_when_not_playing() -> None:

@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 
 from appliance.config import StyleSettings
+from appliance.pipeline.events import SpeechFailed
+from appliance.pipeline.interruption import InterruptionService
+from appliance.pipeline.messages import Priority, SetLookahead, SpeakRequest, Utterance
+from appliance.pipeline.priority import FLUSHED, PriorityQueue
 from appliance.pipeline.supervisor import Supervisor
-from appliance.speak.messages import Priority, SpeakRequest, Utterance
-from appliance.speak.priority import FLUSHED, PriorityQueue
 from appliance.speak.producer import ProducerWorker
 from appliance.speak.tts.espeak import EspeakEngine
+from tests.support.harness import Collector
 
 RATE = 24000
 STYLES = {"normal": StyleSettings(1.2, 0.6, 0.8, 0.2), "calm": StyleSettings(0.9, 0.5, 0.9, 0.1)}
@@ -59,7 +62,6 @@ def test_sentences_come_out_in_order_at_the_device_rate(engine: EspeakEngine) ->
         got = take(q, len(SENTENCES))
     finally:
         assert sup.stop(5)
-    assert w.backlog() == 0
     assert [u.text for u in got] == SENTENCES
     assert [u.index for u in got] == list(range(len(SENTENCES))) and got[-1].last
     for u in got:
@@ -101,7 +103,9 @@ def test_interrupt_stops_playback_at_once_and_drops_the_turn(engine: EspeakEngin
             outcomes[u.id] = outcome
 
     q = PriorityQueue(on_outcome=record)
-    w = ProducerWorker(engine, q, device_rate=RATE, styles=STYLES, lookahead=1)
+    events = Collector()
+    w = ProducerWorker(engine, q, device_rate=RATE, styles=STYLES, lookahead=1, events=events)
+    service = InterruptionService(q, events, flush=[w.inbox])
     sup = run(w)
     try:
         for i, text in enumerate(SENTENCES):
@@ -111,7 +115,7 @@ def test_interrupt_stops_playback_at_once_and_drops_the_turn(engine: EspeakEngin
         while playing is None and time.monotonic() < deadline:
             playing = q.get(0.05)
         assert playing is not None
-        w.interrupt("button")  # from this (the "brain's") thread
+        service.interrupt("button")  # from this (the "brain's") thread
         assert q.should_stop(playing) is not None  # already, before the worker saw it
         q.done(playing, stopped=True)
         time.sleep(0.5)
@@ -123,7 +127,6 @@ def test_interrupt_stops_playback_at_once_and_drops_the_turn(engine: EspeakEngin
         assert sup.stop(5)
     assert after.answer == 6
     stats = w.stats()
-    assert stats["pending"] == 0
     # Every sentence of answer 5 was played, stopped or flushed - or never synthesized.
     assert stats["synthesized"] + stats["dropped"] >= len(SENTENCES)
     assert all(o == FLUSHED for uid, o in outcomes.items() if uid not in (playing.id, after.id))
@@ -135,17 +138,31 @@ def test_high_request_drops_pending_normal_sentences(engine: EspeakEngine) -> No
     # Not started: handle() runs in this thread, so the pending list is observable.
     for i, text in enumerate(SENTENCES):
         w._pending.append(SpeakRequest(text=text, answer=7, index=i))
-    assert w.backlog() == len(SENTENCES)
     w.handle(SpeakRequest(audio=np.zeros(100, np.int16), rate=RATE, priority=Priority.HIGH,
                           kind="alarm"))
-    assert w.stats()["dropped"] == len(SENTENCES) and w.backlog() == 0
+    assert w.stats()["dropped"] == len(SENTENCES) and not w._pending
     u = q.get(0)
     assert u is not None and u.priority == Priority.HIGH and u.kind == "alarm"
 
 
-def test_lookahead_can_be_changed_at_runtime(engine: EspeakEngine) -> None:
+def test_lookahead_is_set_by_message_without_dropping_pending_work(engine: EspeakEngine) -> None:
     w = ProducerWorker(engine, PriorityQueue(), device_rate=RATE, styles=STYLES, lookahead=3)
-    w.set_lookahead(1)
+    w._pending.append(SpeakRequest(text="Hola.", answer=9))
+    w.on_control(SetLookahead(sentences=1))  # what the brain sends ahead of its sentences
     assert w.lookahead == 1 and w.stats()["lookahead"] == 1
-    w.set_lookahead(0)
-    assert w.lookahead == 1
+    assert len(w._pending) == 1
+    with pytest.raises(ValueError):
+        SetLookahead(sentences=0)
+
+
+def test_a_sentence_that_cannot_be_synthesized_is_reported() -> None:
+    """So its answer still ends for turn-taking, which waits for the last sentence."""
+    broken = EspeakEngine()
+    broken._binary = "/nonexistent/espeak-ng"  # the engine's program vanished after start
+    events = Collector()
+    w = ProducerWorker(broken, PriorityQueue(), device_rate=RATE, styles=STYLES,
+                       events=events)
+    w.handle(SpeakRequest(text="Adiós.", answer=3, index=2, last=True))
+    (failed,) = events.of(SpeechFailed)
+    assert (failed.answer, failed.index, failed.last) == (3, 2, True)
+    assert "espeak-ng failed" in failed.reason and w.stats()["failed"] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from appliance.brain.filler_policy import FillerPolicy
-from appliance.brain.scheduler import InterruptPredictor, may_start_next, plan
+from appliance.brain.scheduler import InterruptPredictor, plan
 
 
 def test_rule_based_until_warmup():
@@ -37,10 +37,7 @@ def test_plan_thresholds():
     assert plan(0.5, 3).lookahead == 3 and not plan(0.5, 3).wait_for_end
     assert plan(0.75, 3).lookahead == 2 and not plan(0.75, 3).wait_for_end
     hold = plan(0.95, 3)
-    assert hold.wait_for_end
-    assert not may_start_next(hold, current_left_s=4.0, next_synth_s=1.0, margin_s=0.3)
-    assert may_start_next(hold, current_left_s=1.2, next_synth_s=1.0, margin_s=0.3)
-    assert may_start_next(plan(0.5, 3), 10.0, 1.0, 0.3)
+    assert hold.wait_for_end and hold.lookahead == 1
 
 
 def test_filler_policy_follows_the_ewma():

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.speak.splitter import SentenceSplitter, split
+from appliance.brain.splitter import SentenceSplitter, split
 
 CASES: list[tuple[str, list[str]]] = [
     ("Hola. Adiós.", ["Hola.", "Adiós."]),

@@ -10,7 +10,7 @@ import pytest
 
 from appliance import config
 from appliance.config import SttSettings
-from appliance.listen.stt.base import load_engine
+from appliance.listen.stt.factory import load_engine
 from appliance.listen.stt.worker import SttWorker
 from appliance.listen.wer import normalize, wer
 from appliance.pipeline.inbox import Inbox
@@ -50,7 +50,7 @@ def padded(audio: np.ndarray, seconds: float = 0.3) -> np.ndarray:
 
 @pytest.mark.timeout(600)  # 12 Whisper calls: slow on a busy 2-core machine
 def test_whisper_spanish_synthesized_wer(whisper):
-    # Kokoro clips (see appliance.demo_speech): Whisper base cannot follow espeak-ng's voice.
+    # Kokoro clips (see appliance.demo.speech): Whisper base cannot follow espeak-ng's voice.
     clips = recorded(SPANISH_SENTENCES)
     assert len(clips) >= 10
     hyps = [whisper.transcribe(padded(audio)) for _, audio in clips]

@@ -3,47 +3,41 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
 from appliance.brain.timers import TimerError, TimerService, name_key
 from appliance.brain.volume import Volume, level_to_gain
-
-
-class Clock:
-    """A settable wall clock (the timer service takes any callable returning epoch seconds)."""
-
-    def __init__(self, t: float = 1_700_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, s: float) -> None:
-        self.t += s
+from appliance.pipeline.events import TimerFinished, TimersChanged, VolumeChanged
+from tests.support.harness import Collector, FakeClock
 
 
 @pytest.fixture()
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(1_700_000_000.0)  # the timer service takes epoch seconds
 
 
 def kinds(events) -> list[tuple[str, str]]:
     return [(e.kind, e.timer.name) for e in events]
 
 
-def test_timer_fires_at_its_deadline(tmp_path, clock):
-    seen = []
-    svc = TimerService(tmp_path, clock=clock, on_event=seen.append)
-    svc.add(60)
+def test_timer_fires_at_its_deadline_and_every_change_is_reported(tmp_path, clock):
+    events = Collector()
+    svc = TimerService(tmp_path, clock=clock, events=events)
+    timer = svc.add(60, "pasta")
+    (added,) = events.of(TimersChanged)
+    assert [(t.id, t.name, t.ends_at, t.ringing) for t in added.timers] == [
+        (timer.id, "pasta", clock() + 60, False)]
     clock.advance(59.9)
     assert svc.check() == []
     clock.advance(0.2)
-    events = svc.check()
-    assert [e.kind for e in events] == ["fired"]
-    assert seen == events
+    fired = svc.check()
+    assert [e.kind for e in fired] == ["fired"]
     assert svc.pending() == [] and len(svc.ringing()) == 1
+    assert [e.name for e in events.of(TimerFinished)] == ["pasta"]
+    assert events.of(TimersChanged)[-1].timers[0].ringing
+    svc.stop()
+    assert events.of(TimersChanged)[-1].timers == ()
 
 
 def test_several_named_timers_query_and_cancel(tmp_path, clock):
@@ -56,20 +50,23 @@ def test_several_named_timers_query_and_cancel(tmp_path, clock):
     ((timer, left),) = svc.remaining("el de la pasta")
     assert timer.name == "pasta" and left == pytest.approx(500)
     assert len(svc.remaining()) == 3
-    with pytest.raises(TimerError):
-        svc.cancel()  # three running: ambiguous
+    with pytest.raises(TimerError) as refused:
+        svc.cancel()  # three running: which one?
+    assert refused.value.code == "ambiguous"
     assert [t.name for t in svc.cancel("la del huevo")] == ["el huevo"]
     assert svc.cancel("arroz") == []
     assert len(svc.cancel_all()) == 2 and svc.pending() == []
-    with pytest.raises(TimerError):
+    with pytest.raises(TimerError) as refused:
         svc.add(0)
+    assert refused.value.code == "out_of_range"
 
 
 def test_duplicate_name_is_refused(tmp_path, clock):
     svc = TimerService(tmp_path, clock=clock)
     svc.add(60, "Pasta")
-    with pytest.raises(TimerError):
+    with pytest.raises(TimerError) as refused:
         svc.add(30, "la pasta")
+    assert refused.value.code == "name_taken"
     assert name_key("El de la Pásta") == "pasta"
 
 
@@ -142,24 +139,15 @@ def test_ringing_state_survives_restart(tmp_path, clock):
     assert [e.kind for e in svc2.stop()] == ["ring_end"]
 
 
-def test_own_thread_fires_with_real_clock(tmp_path):
-    fired = threading.Event()
-    svc = TimerService(tmp_path, on_event=lambda e: e.kind == "fired" and fired.set())
-    svc.start(max_sleep_s=0.05)
-    try:
-        svc.add(1)
-        assert fired.wait(5.0)
-    finally:
-        svc.close()
-
-
-def test_volume_persists_and_applies_gain(tmp_path):
+def test_volume_persists_applies_gain_and_reports_changes(tmp_path):
     gains: list[float] = []
-    vol = Volume(tmp_path, gains.append, step=10, default=50)
+    events = Collector()
+    vol = Volume(tmp_path, gains.append, step=10, default=50, events=events)
     assert gains == [level_to_gain(50)]
     assert vol.up() == 60 and vol.up(10) == 100
     assert vol.down() == 90
     assert gains[-1] == pytest.approx(0.81)
+    assert [e.level for e in events.of(VolumeChanged)] == [60, 100, 90]
     again = Volume(tmp_path, gains.append)
     assert again.level == 90 and gains[-1] == pytest.approx(0.81)
     assert again.set(-5) == 0 and gains[-1] == 0.0

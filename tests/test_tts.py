@@ -12,9 +12,9 @@ import soundfile as sf
 import yaml
 
 from appliance import config
-from appliance.audio.resample import resample, to_float32, to_int16
 from appliance.cli import main
 from appliance.config import StyleSettings
+from appliance.core.pcm import resample, to_float32, to_int16
 from appliance.listen.wer import wer
 from appliance.speak.tts.espeak import EspeakEngine
 from appliance.speak.tts.factory import create_engine

@@ -13,7 +13,7 @@ import pytest
 
 from appliance import config
 from appliance.config import SttSettings
-from appliance.demo_speech import DEMO_SENTENCES, recorded
+from appliance.demo.speech import DEMO_SENTENCES, recorded
 from appliance.listen.stt.whisper_proc import ENV, WhisperProcessEngine
 from appliance.listen.wer import wer
 from appliance.system.modelstore import ModelStore

@@ -1,16 +1,17 @@
-"""Opening ALSA PCMs with pyalsaaudio, and the backoff used when a device goes away.
+"""Opening ALSA PCMs with pyalsaaudio, and the ALSA configuration text for file-backed PCMs.
 
-Capture and playback both open devices here so errors read the same and a vanished device is
-retried the same way: log once, back off exponentially, resume.
+Capture and playback both open devices here so errors read the same; a vanished device is
+retried the same way by both (``appliance.pipeline.backoff``): log once, back off, resume.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import alsaaudio
+
+from appliance.core import atomic
 
 ALSAAudioError = alsaaudio.ALSAAudioError
 # alsa-lib's own configuration: an ALSA_CONFIG_PATH that adds PCMs must list it first, or the
@@ -65,38 +66,24 @@ def open_playback(spec: PcmSpec) -> alsaaudio.PCM:
         raise ALSAAudioError(f"cannot open playback device {spec.device!r}: {exc}") from exc
 
 
-class Backoff:
-    """Exponential retry delay that logs the first failure of a streak only."""
+# --- file-backed PCMs: real alsa-lib devices without a sound card (demo, tests, bench) ------
 
-    def __init__(self, log: logging.Logger, initial_s: float = 0.1, max_s: float = 5.0) -> None:
-        self.log = log
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self._lock = threading.Lock()
-        self._delay = initial_s
-        self._failures = 0
 
-    def failed(self, what: str, exc: BaseException) -> float:
-        """Record a failure; returns how long to wait before the next try."""
-        with self._lock:
-            self._failures += 1
-            delay = self._delay
-            self._delay = min(self._delay * 2, self.max_s)
-            first = self._failures == 1
-        if first:
-            self.log.error("%s: %s (retrying with backoff up to %.1fs)", what, exc, self.max_s)
-        else:
-            self.log.debug("%s: still failing (%s); next try in %.2fs", what, exc, delay)
-        return delay
+def file_capture_pcm(name: str, infile: Path) -> str:
+    """ALSA config text for capture PCM ``name`` reading raw S16_LE from ``infile`` (a file,
+    returned byte for byte as fast as it is read, or a FIFO, paced by its writer)."""
+    return (f'pcm.{name} {{ type file slave.pcm "null" file "/dev/null" '
+            f'infile "{infile}" format "raw" }}\n')
 
-    def succeeded(self, what: str) -> None:
-        with self._lock:
-            failures, self._failures = self._failures, 0
-            self._delay = self.initial_s
-        if failures:
-            self.log.warning("%s: recovered after %d failed attempts", what, failures)
 
-    @property
-    def failures(self) -> int:
-        with self._lock:
-            return self._failures
+def file_playback_pcm(name: str, outfile: Path, fmt: str = "raw") -> str:
+    """ALSA config text for playback PCM ``name`` writing to ``outfile`` (raw or wav)."""
+    return f'pcm.{name} {{ type file slave.pcm "null" file "{outfile}" format "{fmt}" }}\n'
+
+
+def write_config(path: Path, blocks: list[str]) -> str:
+    """Write ALSA config ``blocks`` to ``path``; returns the ALSA_CONFIG_PATH value that adds
+    them to the stock configuration. alsa-lib rereads its config only when a file's inode or
+    mtime (seconds) changes, so the file is replaced by rename, never rewritten in place."""
+    atomic.write_bytes(path, "".join(blocks).encode(), durable=False)
+    return f"{STOCK_CONFIG}:{path}"

@@ -1,8 +1,9 @@
 """The capture worker: ALSA periods in, AudioFrame messages out.
 
 It never blocks on its consumer (the downstream inbox drops its oldest frame if the VAD falls
-behind) and never dies with its device: an ALSAAudioError closes the PCM, logs once, and the
-next steps retry with exponential backoff until the device is back.
+behind) and never dies with its device: an ALSAAudioError closes the PCM, logs once, reports a
+``DeviceError`` event, and the next steps retry with exponential backoff until the device is
+back (reported as reopened).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from appliance.audio.alsa import ALSAAudioError, Backoff, PcmSpec, open_capture
+from appliance.audio.alsa import ALSAAudioError, PcmSpec, open_capture
 from appliance.config import AudioSettings
-from appliance.pipeline.inbox import Inbox
+from appliance.pipeline.backoff import Backoff
+from appliance.pipeline.contracts import Sink
+from appliance.pipeline.events import DeviceError
 from appliance.pipeline.messages import AudioFrame
 from appliance.pipeline.worker import Worker
 
@@ -37,14 +40,15 @@ class CaptureWorker(Worker):
     def __init__(
         self,
         audio: AudioSettings,
-        out: Inbox,
+        downstream: Sink,
         *,
+        events: Sink | None = None,
         name: str | None = None,
         max_frames: int | None = None,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, events=events)
         self.spec = capture_spec(audio)
-        self.out = out
+        self.downstream = downstream
         self.max_frames = max_frames  # a bounded run (demo, bench); None = forever
         self.backoff = Backoff(self.log, audio.reopen_initial_s, audio.reopen_max_s)
         self._pcm: Any = None
@@ -54,6 +58,7 @@ class CaptureWorker(Worker):
         self._overruns = 0
         self._reopens = 0
         self._pending = b""
+        self._faulted = False  # a DeviceError was reported and the device is not back yet
         self.finished = threading.Event()  # set when max_frames were captured
 
     # Opening happens in step(), not setup(): a missing device at start is not a crash,
@@ -70,12 +75,21 @@ class CaptureWorker(Worker):
         try:
             self._pcm = open_capture(self.spec)
         except ALSAAudioError as exc:
-            self._retry_at = time.monotonic() + self.backoff.failed("capture", exc)
+            self._failed(exc)
             return False
         self.backoff.succeeded("capture")
         with self._lock:
             self._reopens += 1
+        if self._faulted:
+            self._faulted = False
+            self.report(DeviceError(device="capture", message="device reopened", reopened=True))
         return True
+
+    def _failed(self, exc: ALSAAudioError) -> None:
+        self._retry_at = time.monotonic() + self.backoff.failed("capture", exc)
+        if not self._faulted:
+            self._faulted = True
+            self.report(DeviceError(device="capture", message=str(exc)))
 
     def step(self) -> None:
         if self.max_frames is not None and self._seq >= self.max_frames:
@@ -89,7 +103,7 @@ class CaptureWorker(Worker):
             n, data = self._pcm.read()
         except ALSAAudioError as exc:
             self._close()
-            self._retry_at = time.monotonic() + self.backoff.failed("capture", exc)
+            self._failed(exc)
             return
         if n < 0:  # -EPIPE: overrun; alsaaudio has already prepared the stream again
             with self._lock:
@@ -108,7 +122,7 @@ class CaptureWorker(Worker):
         while len(buf) >= period_bytes:
             chunk, buf = buf[:period_bytes], buf[period_bytes:]
             samples = np.frombuffer(chunk, dtype="<i2").copy()
-            self.out.put(AudioFrame(samples, self.spec.rate, t_now, self._seq))
+            self.downstream.put(AudioFrame(samples, self.spec.rate, t_now, self._seq))
             self._seq += 1
             if self.max_frames is not None and self._seq >= self.max_frames:
                 buf = b""

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-RATE = 16000
+from appliance.core.pcm import SPEECH_RATE, resample
 
 
 class AudioFileError(Exception):
     """The file is missing, unreadable, not audio, or holds no samples."""
 
 
-def read_audio(path: str | Path, rate: int = RATE) -> np.ndarray:
+def read_audio(path: str | Path, rate: int = SPEECH_RATE) -> np.ndarray:
     """The file's audio as float32 mono at ``rate`` (channels averaged, soxr resampling)."""
     path = Path(path)
     if not path.is_file():
@@ -37,11 +37,7 @@ def read_audio(path: str | Path, rate: int = RATE) -> np.ndarray:
         audio = audio.mean(axis=1)
     if audio.size == 0:
         raise AudioFileError(f"{path}: contains no audio samples")
-    if src_rate != rate:
-        import soxr
-
-        audio = soxr.resample(audio, src_rate, rate)
-    return np.ascontiguousarray(audio, dtype=np.float32)
+    return resample(audio, src_rate, rate)
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from appliance.audio.alsa import ALSAAudioError, Backoff, PcmSpec, open_playback
+from appliance.audio.alsa import ALSAAudioError, PcmSpec, open_playback
+from appliance.pipeline.backoff import Backoff
 
 
 class DeviceLost(Exception):

@@ -13,6 +13,9 @@ Closing after a quiet spell stops the ~100 wake-ups a second, so an idle speaker
 
 A device error closes the PCM, reopens it with backoff and resumes the utterance one buffer
 back from where it was, so at most a buffer is repeated and nothing is skipped.
+
+What happens (started, finished, silent, gaps, underruns, device errors) is reported as events;
+this thread never does more than put them into the events inbox.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,20 +31,12 @@ import numpy as np
 from appliance.audio.alsa import PcmSpec
 from appliance.audio.output_device import DeviceLost, OutputDevice
 from appliance.config import AudioSettings
+from appliance.pipeline.contracts import Sink
+from appliance.pipeline.events import DeviceError, Finished, Gap, Silent, Started, Underrun
+from appliance.pipeline.messages import Utterance
+from appliance.pipeline.priority import PriorityQueue
 from appliance.pipeline.worker import Worker
-from appliance.speak.messages import (
-    DeviceError,
-    Finished,
-    Gap,
-    PlaybackEvent,
-    Silent,
-    Started,
-    Underrun,
-    Utterance,
-)
-from appliance.speak.priority import PriorityQueue
 
-EventSink = Callable[[PlaybackEvent], None]
 _SLICE_S = 0.1  # longest a step writes before returning (heartbeat, prompt shutdown)
 
 
@@ -65,7 +59,7 @@ class PlaybackWorker(Worker):
         queue: PriorityQueue,
         spec: PcmSpec,
         *,
-        on_event: EventSink | None = None,
+        events: Sink | None = None,
         fade_ms: float = 10.0,
         idle_close_s: float = 5.0,
         reopen_initial_s: float = 0.1,
@@ -74,10 +68,9 @@ class PlaybackWorker(Worker):
         nice: int | None = -10,
         name: str | None = None,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, events=events)
         self.queue = queue
         self.spec = spec
-        self.on_event = on_event
         self.fade_frames = max(1, int(spec.rate * fade_ms / 1000))
         self.idle_close_s = idle_close_s
         self.nice = nice
@@ -98,10 +91,10 @@ class PlaybackWorker(Worker):
 
     @classmethod
     def from_settings(
-        cls, queue: PriorityQueue, audio: AudioSettings, on_event: EventSink | None = None
+        cls, queue: PriorityQueue, audio: AudioSettings, events: Sink | None = None
     ) -> PlaybackWorker:
         return cls(
-            queue, playback_spec(audio), on_event=on_event,
+            queue, playback_spec(audio), events=events,
             fade_ms=audio.playback_fade_ms, idle_close_s=audio.playback_idle_close_s,
             reopen_initial_s=audio.reopen_initial_s, reopen_max_s=audio.reopen_max_s,
         )
@@ -113,18 +106,10 @@ class PlaybackWorker(Worker):
         with self._lock:
             self._gain = min(1.0, max(0.0, float(gain)))
 
-    def set_volume(self, level: int) -> None:
-        """Volume 0-100, quadratic like the volume module: equal steps sound equal."""
-        self.set_gain((min(100, max(0, level)) / 100.0) ** 2)
-
     @property
     def gain(self) -> float:
         with self._lock:
             return self._gain
-
-    def interrupt(self, reason: str = "interrupt") -> int:
-        """From any thread: stop what plays, flush the queue; returns items flushed."""
-        return self.queue.interrupt(reason)
 
     # --- worker -----------------------------------------------------------------------------
 
@@ -218,22 +203,26 @@ class PlaybackWorker(Worker):
             with self._lock:
                 self.gaps.append(gap)
                 del self.gaps[:-1000]
-            self._emit(Gap(answer=utt.answer, index=utt.index, gap_s=gap))
-        self._emit(Started(id=utt.id, answer=utt.answer, index=utt.index, kind=utt.kind,
+            self.report(Gap(answer=utt.answer, index=utt.index, gap_s=gap))
+        self.report(Started(id=utt.id, answer=utt.answer, index=utt.index, kind=utt.kind,
                            latency_s=now - utt.t_request, duration_s=utt.duration))
 
     def _finish(self, utt: Utterance) -> None:
-        self._end(utt, stopped=False)
-        self._emit(Finished(id=utt.id, answer=utt.answer, index=utt.index, frames=len(utt.audio),
-                            last=utt.last))
+        late_stop = self._end(utt, stopped=False)
+        self.report(Finished(id=utt.id, answer=utt.answer, index=utt.index,
+                             frames=len(utt.audio), last=utt.last))
+        if late_stop is not None:  # asked to stop as it ended: it is silent all the same
+            reason, t_requested = late_stop
+            self.report(Silent(id=utt.id, answer=utt.answer, reason=reason,
+                               latency_s=time.monotonic() - t_requested))
 
-    def _end(self, utt: Utterance, stopped: bool) -> None:
+    def _end(self, utt: Utterance, stopped: bool) -> tuple[str, float] | None:
         self._utt = None
         self._prev = (utt.answer, utt.last or stopped, time.monotonic())
         self._silence_frames = 0
         self._continuous = self.device.is_open
         self._idle_since = time.monotonic()
-        self.queue.done(utt, stopped=stopped)
+        return self.queue.done(utt, stopped=stopped)
 
     def _stop(self, utt: Utterance, reason: str, t_requested: float) -> None:
         """Fade out from the sample being heard, drop the rest, report Silent."""
@@ -244,13 +233,13 @@ class PlaybackWorker(Worker):
             try:
                 self.device.fade_out((tail * ramp * self.gain).astype(np.int16))
             except DeviceLost as exc:
-                self._emit(DeviceError(message=str(exc)))
+                self.report(DeviceError(device="playback", message=str(exc)))
         latency = time.monotonic() - t_requested
         with self._lock:
             self.stop_latencies.append(latency)
             del self.stop_latencies[:-1000]
         self._end(utt, stopped=True)
-        self._emit(Silent(id=utt.id, answer=utt.answer, reason=reason, latency_s=latency))
+        self.report(Silent(id=utt.id, answer=utt.answer, reason=reason, latency_s=latency))
 
     # --- device -----------------------------------------------------------------------------
 
@@ -266,7 +255,7 @@ class PlaybackWorker(Worker):
         if not self.device.open():
             return False
         if self.device.recovered:
-            self._emit(DeviceError(message="device reopened", reopened=True))
+            self.report(DeviceError(device="playback", message="device reopened", reopened=True))
         return True
 
     def _write(self, chunk: np.ndarray) -> bool:
@@ -277,23 +266,15 @@ class PlaybackWorker(Worker):
             self._continuous = False
             if self._utt is not None:  # replay what sat in the lost buffer
                 self._pos = max(0, self._pos - self.device.buffer_frames)
-            self._emit(DeviceError(message=str(exc)))
+            self.report(DeviceError(device="playback", message=str(exc)))
             return False
         if underruns:
-            self._emit(Underrun(count=self.device.stats()["underruns"]))
+            self.report(Underrun(count=self.device.stats()["underruns"]))
         return True
 
     def _close(self) -> None:
         self.device.close()
         self._continuous = False
-
-    def _emit(self, ev: PlaybackEvent) -> None:
-        if self.on_event is None:
-            return
-        try:
-            self.on_event(ev)
-        except Exception:  # a broken listener must not stop the sound
-            self.log.exception("playback: event listener failed on %s", type(ev).__name__)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

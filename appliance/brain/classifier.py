@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from appliance.core import atomic
 
 DIM = 1 << 17
 FEATURE_VERSION = 1
@@ -58,18 +59,12 @@ class LinearModel:
         return e / e.sum()
 
     def save(self, path: Path) -> None:
-        """Atomic: written next to the target, then os.replace, so readers never see half."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Atomic, so a running service that reloads it never reads half a model."""
         buf = io.BytesIO()
         rows = np.flatnonzero(np.any(self.weights != 0, axis=1))
         np.savez(buf, rows=rows, values=self.weights[rows].astype(np.float32), bias=self.bias,
                  classes=np.array(self.classes), meta=np.array(json.dumps(self.meta)))
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic.write_bytes(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:

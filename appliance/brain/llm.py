@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol, cast
 
 from appliance.brain import prompt
 from appliance.brain.context import Turn
 from appliance.config import Settings
+from appliance.pipeline.contracts import ModelResolver
 
 log = logging.getLogger("appliance.llm")
 PREFILL_CHUNK = 64  # prompt tokens evaluated between cancel checks / heartbeats
@@ -27,6 +28,25 @@ PREFILL_CHUNK = 64  # prompt tokens evaluated between cancel checks / heartbeats
 
 class LlmError(RuntimeError):
     """The model could not be loaded or run; the message says what to do."""
+
+
+class LanguageModel(Protocol):
+    """What the brain needs of a model: the local llama.cpp engine, or a scripted stand-in in
+    tests of the brain's own routing and streaming logic."""
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def context_budget(self, max_tokens: int | None = None) -> int: ...
+
+    def stream(
+        self,
+        question: str,
+        turns: Sequence[Turn] = (),
+        *,
+        cancel: threading.Event | None = None,
+        max_tokens: int | None = None,
+        progress: Callable[[], None] | None = None,
+    ) -> Generator[str, None, None]: ...
 
 
 @dataclass(frozen=True)
@@ -86,10 +106,8 @@ class LlmEngine:
                  self.mode)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LlmEngine:
-        from appliance.system.modelstore import ModelStore
-
-        path = ModelStore(settings.cache_path).resolve(settings.brain.llm_model)
+    def from_settings(cls, settings: Settings, store: ModelResolver) -> LlmEngine:
+        path = store.resolve(settings.brain.llm_model)
         b = settings.brain
         return cls(path, n_threads=b.llm_threads, n_ctx=b.llm_context_tokens,
                    max_tokens=b.llm_max_tokens)
@@ -132,7 +150,7 @@ class LlmEngine:
         cancel: threading.Event | None = None,
         max_tokens: int | None = None,
         progress: Callable[[], None] | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Text pieces of the answer; stops before the next token once ``cancel`` is set.
 
         ``progress`` is called between prompt chunks and tokens (a worker's heartbeat).
@@ -203,17 +221,18 @@ class LlmEngine:
         return not cancel.is_set()
 
     def _chunks(self, tokens: list[int], stops: list[str], limit: int,
-                cancel: threading.Event) -> Iterator[str]:
+                cancel: threading.Event) -> Generator[str, None, None]:
         from llama_cpp import StoppingCriteriaList
 
         # Checked by llama-cpp after every sampled token, even while it holds text back
         # (a possible stop-string prefix), so a cancel never costs more than one token.
         stop_now = StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
-        for chunk in self._llm.create_completion(
+        chunks = cast(Iterator[Any], self._llm.create_completion(
             tokens, stop=stops, max_tokens=limit, temperature=self.temperature, top_k=40,
             top_p=0.9, repeat_penalty=1.1, stream=True, stopping_criteria=stop_now,
-        ):
-            yield chunk["choices"][0]["text"]
+        ))
+        for chunk in chunks:
+            yield str(chunk["choices"][0]["text"])
 
     def _chat_tokens(self, messages: list[dict[str, str]]) -> tuple[list[int], list[str]]:
         """The model's own chat template, rendered here so generation goes through
@@ -224,8 +243,9 @@ class LlmEngine:
         special = {"eos_token": llm.token_eos(), "bos_token": llm.token_bos()}
         names = {k: llm.detokenize([v], special=True).decode("utf-8", "ignore")
                  if v >= 0 else "" for k, v in special.items()}
-        fmt = Jinja2ChatFormatter(template=llm.metadata["tokenizer.chat_template"], **names)
-        res = fmt(messages=messages)
+        fmt = Jinja2ChatFormatter(template=llm.metadata["tokenizer.chat_template"],
+                                  eos_token=names["eos_token"], bos_token=names["bos_token"])
+        res = fmt(messages=cast(Any, messages))
         tokens = llm.tokenize(res.prompt.encode("utf-8"), add_bos=not res.added_special,
                               special=True)
         stops = [s for s in ([res.stop] if isinstance(res.stop, str) else res.stop or []) if s]

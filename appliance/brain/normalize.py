@@ -8,9 +8,9 @@ no punctuation (¿¡ included), digits spelled out in Spanish words, single spac
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from appliance.brain.numbers import spell
+from appliance.core.text import strip_accents
 
 _CLOCK = re.compile(r"\b(\d{1,2})[:.h](\d{2})\b")
 _THOUSANDS = re.compile(r"\b\d{1,3}(?:\.\d{3})+\b")
@@ -44,15 +44,10 @@ def _number_words(m: re.Match[str]) -> str:
     return f" {spell(n, gender)} "
 
 
-def strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def normalize(text: str) -> str:
     """The canonical routing form of a transcript (see module docstring)."""
     text = _spell_digits(text.lower())
-    text = strip_accents(text).replace("ñ", "n")
+    text = strip_accents(text)
     text = _APOSTROPHE.sub("", text)
     text = _NON_WORD.sub(" ", text)
     return _SPACES.sub(" ", text).strip()

@@ -14,8 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from appliance.brain.learning import RouterLog
+from appliance.brain.router import RouteResult
 from appliance.brain.scheduler import InterruptPredictor, Plan, plan
 
 log = logging.getLogger("appliance.brain")
@@ -40,8 +41,8 @@ class AnswerTracker:
         predictor: InterruptPredictor,
         *,
         base_lookahead: int = 3,
-        learning: Any = None,  # appliance.brain.learning.RouterLog (record, outcome)
-        set_lookahead: Callable[[int], None] | None = None,  # ProducerWorker.set_lookahead
+        learning: RouterLog | None = None,
+        set_lookahead: Callable[[int], None] | None = None,  # sends the producer SetLookahead
     ) -> None:
         self.predictor = predictor
         self.base_lookahead = base_lookahead
@@ -51,7 +52,7 @@ class AnswerTracker:
         self._lock = threading.Lock()
         self._answers: dict[int, _Answer] = {}  # oldest first
 
-    def open(self, answer_id: int, result: Any) -> None:
+    def open(self, answer_id: int, result: RouteResult) -> None:
         """A routed utterance gets an answer: log the decision (outcome comes later)."""
         row = None
         if self.learning is not None:

@@ -146,8 +146,3 @@ def plan(p: float, base_lookahead: int) -> Plan:
     if p > 0.7:
         return Plan(p, min(2, base_lookahead), False)
     return Plan(p, base_lookahead, False)
-
-
-def may_start_next(pl: Plan, current_left_s: float, next_synth_s: float, margin_s: float) -> bool:
-    """Whether synthesis of the next sentence may start now under ``pl``."""
-    return not pl.wait_for_end or current_left_s <= next_synth_s + margin_s

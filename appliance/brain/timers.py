@@ -6,7 +6,10 @@ the new file, never half of one. A timer that ended while the appliance was off 
 first check after start (with its lateness), so nobody's pasta is forgotten silently.
 
 A finished timer *rings*: a ``fired`` event, then a ``ring`` event every ``ring_every_s`` until
-``stop()`` (voice "para", button, MQTT) or ``max_ring_s`` after it started ringing.
+``stop()`` (the interruption service: voice "para", button, MQTT) or ``max_ring_s`` after it
+started ringing. The brain worker is the one clock: it calls ``check()`` between messages and
+between LLM tokens, and sounds the alarm. Every change to the set of timers is reported as a
+``TimersChanged`` event (Home Assistant shows them), a timer reaching zero as ``TimerFinished``.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
+
+from appliance.core import atomic
+from appliance.core.text import strip_accents
+from appliance.pipeline.contracts import Refusal, Sink
+from appliance.pipeline.events import Event, TimerFinished, TimersChanged, TimerView
 
 log = logging.getLogger("appliance.timers")
 
@@ -31,8 +37,7 @@ _FILLER_WORDS = {"el", "la", "los", "las", "de", "del", "temporizador", "alarma"
 
 def name_key(name: str) -> str:
     """'El de la Pasta' and 'pasta' are the same timer: lower case, no accents, no articles."""
-    text = unicodedata.normalize("NFKD", name.lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = strip_accents(name.lower())
     words = "".join(c if c.isalnum() else " " for c in text).split()
     return " ".join(w for w in words if w not in _FILLER_WORDS)
 
@@ -61,36 +66,40 @@ class TimerEvent:
     reason: str = ""  # ring_end: "stopped" or "max"
 
 
-class TimerError(ValueError):
-    """A request the service cannot honour; the message can be spoken or logged as is."""
+TimerErrorCode = Literal["out_of_range", "name_taken", "limit_reached", "ambiguous", "not_found"]
+
+
+class TimerError(Refusal):
+    """A request the service cannot honour; ``code`` says which (for MQTT and for the spoken
+    reply), the message says it in words for the log."""
+
+    def __init__(self, code: TimerErrorCode, message: str) -> None:
+        super().__init__(code, message)
 
 
 class TimerService:
-    """Thread-safe: every public method takes the one lock; events are emitted outside it."""
+    """Thread-safe: every public method takes the one lock; events are reported outside it."""
 
     def __init__(
         self,
         state_dir: str | Path,
         *,
+        events: Sink | None = None,
         clock: Callable[[], float] = time.time,
         max_ring_s: float = 900.0,
         ring_every_s: float = 3.0,
-        on_event: Callable[[TimerEvent], None] | None = None,  # e.g. a worker inbox's put
         max_timers: int = 20,
     ) -> None:
         self.path = Path(state_dir) / "timers.json"
+        self.events = events
         self.clock = clock
         self.max_ring_s = max_ring_s
         self.ring_every_s = ring_every_s
         self.max_timers = max_timers
-        self._on_event = on_event
         self._lock = threading.Lock()
         self._timers: dict[int, Timer] = {}
         self._last_ring: dict[int, float] = {}
         self._next_id = 1
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self._load()
 
     # --- persistence --------------------------------------------------------------------
@@ -113,36 +122,26 @@ class TimerService:
         self._next_id = max([next_id, *(t.id + 1 for t in timers)])
 
     def _save(self) -> None:
-        """Write to a temp file in the same directory, fsync, then rename over the old one."""
         data = {"next_id": self._next_id, "timers": [asdict(t) for t in self._timers.values()]}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".timers.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic.write_json(self.path, data)
 
     # --- requests -----------------------------------------------------------------------
 
     def add(self, seconds: int, name: str = "") -> Timer:
         if seconds <= 0:
-            raise TimerError(f"a timer needs a positive duration, got {seconds} s")
+            raise TimerError("out_of_range", f"a timer needs a positive duration, got {seconds} s")
         with self._lock:
             pending = [t for t in self._timers.values() if t.ring_started is None]
             if len(pending) >= self.max_timers:
-                raise TimerError(f"too many timers ({self.max_timers}); cancel one first")
+                raise TimerError("limit_reached",
+                                 f"too many timers ({self.max_timers}); cancel one first")
             if name and any(name_key(t.name) == name_key(name) for t in pending):
-                raise TimerError(f"there is already a timer called {name!r}")
+                raise TimerError("name_taken", f"there is already a timer called {name!r}")
             timer = Timer(self._next_id, int(seconds), self.clock() + seconds, name.strip())
             self._next_id += 1
             self._timers[timer.id] = timer
             self._save()
-        self._wake.set()
+        self._changed()
         return timer
 
     def pending(self) -> list[Timer]:
@@ -180,7 +179,8 @@ class TimerService:
         else:
             targets = self.pending()
             if len(targets) > 1:
-                raise TimerError(f"{len(targets)} timers are running; say which one or 'all'")
+                raise TimerError("ambiguous",
+                                 f"{len(targets)} timers are running; say which one or 'all'")
         return self._remove(targets)
 
     def cancel_all(self) -> list[Timer]:
@@ -191,6 +191,8 @@ class TimerService:
             removed = [self._timers.pop(t.id) for t in targets if t.id in self._timers]
             if removed:
                 self._save()
+        if removed:
+            self._changed()
         return removed
 
     def stop(self) -> list[TimerEvent]:
@@ -203,7 +205,8 @@ class TimerService:
             if ringing:
                 self._save()
         events = [TimerEvent("ring_end", t, reason="stopped") for t in ringing]
-        self._emit(events)
+        if ringing:
+            self._changed()
         return events
 
     # --- time passing -------------------------------------------------------------------
@@ -232,44 +235,27 @@ class TimerService:
                     events.append(TimerEvent("ring", t))
             if changed:
                 self._save()
-        self._emit(events)
+        for ev in events:
+            if ev.kind == "fired":
+                self._report(TimerFinished(id=ev.timer.id, name=ev.timer.name))
+        if changed:
+            self._changed()
         return events
 
-    def next_due(self) -> float | None:
-        """Seconds until check() has something to do (None: nothing pending or ringing)."""
-        now = self.clock()
+    def views(self) -> tuple[TimerView, ...]:
+        """Every timer, soonest first, as Home Assistant is shown them."""
         with self._lock:
-            dues = [t.ends_at if t.ring_started is None
-                    else min(self._last_ring.get(t.id, now) + self.ring_every_s,
-                             t.ring_started + self.max_ring_s)
-                    for t in self._timers.values()]
-        return max(0.0, min(dues) - now) if dues else None
+            timers = sorted(self._timers.values(), key=lambda t: t.ends_at)
+        return tuple(TimerView(id=t.id, name=t.name, seconds=t.seconds, ends_at=t.ends_at,
+                               ringing=t.ring_started is not None) for t in timers)
 
-    def _emit(self, events: list[TimerEvent]) -> None:
-        for ev in events:
-            if self._on_event is not None:
-                try:
-                    self._on_event(ev)
-                except Exception:  # a bad callback must not stop the alarm clock
-                    log.exception("timers: event callback failed for %s", ev)
+    def announce(self) -> None:
+        """Report the current timers (at start: restored ones are shown at once)."""
+        self._changed()
 
-    # --- optional own thread (when no worker calls check() in its loop) -----------------
+    def _changed(self) -> None:
+        self._report(TimersChanged(timers=self.views()))
 
-    def start(self, max_sleep_s: float = 0.5) -> None:
-        def loop() -> None:
-            while not self._stop.is_set():
-                self.check()
-                due = self.next_due()
-                self._wake.wait(max_sleep_s if due is None else min(due, max_sleep_s))
-                self._wake.clear()
-
-        self._stop.clear()
-        self._thread = threading.Thread(target=loop, name="timers", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+    def _report(self, event: Event) -> None:
+        if self.events is not None:
+            self.events.put(event)

@@ -2,17 +2,21 @@
 
 The level is what people think in ("más alto"); the gain is what the playback worker multiplies
 samples by. The mapping is quadratic so each step sounds like a similar change in loudness.
+Every change is applied to playback's gain and reported (``VolumeChanged``) for Home
+Assistant, whoever made it (voice, MQTT, a button).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from appliance.core import atomic
+from appliance.pipeline.contracts import Sink
+from appliance.pipeline.events import VolumeChanged
 
 log = logging.getLogger("appliance.volume")
 
@@ -27,11 +31,13 @@ class Volume:
         state_dir: str | Path,
         apply: Callable[[float], None] | None = None,
         *,
+        events: Sink | None = None,
         step: int = 10,
         default: int = 70,
     ) -> None:
         self.path = Path(state_dir) / "volume.json"
         self.step = step
+        self.events = events
         self._apply = apply
         self._lock = threading.Lock()
         self._level = default
@@ -60,6 +66,7 @@ class Volume:
     def set(self, level: int, *, delta: int = 0) -> int:
         """Set the level (or change it by ``delta`` steps) atomically; returns the new level."""
         with self._lock:
+            before = self._level
             target = self._level + delta * self.step if delta else int(level)
             self._level = max(0, min(100, target))
             level = self._level
@@ -67,6 +74,8 @@ class Volume:
             self._save(level)
         if apply is not None:
             apply(level_to_gain(level))
+        if self.events is not None and level != before:
+            self.events.put(VolumeChanged(level=level))
         return level
 
     def up(self, steps: int = 1) -> int:
@@ -76,14 +85,7 @@ class Volume:
         return self.set(0, delta=-steps)
 
     def _save(self, level: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".volume.", dir=self.path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"level": level}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            atomic.write_json(self.path, {"level": level})
         except OSError as exc:  # a full disk must not silence the volume change itself
-            Path(tmp).unlink(missing_ok=True)
             log.error("volume: cannot save %s: %s", self.path, exc)

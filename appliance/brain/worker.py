@@ -6,9 +6,11 @@ LLM: a filler first when the predicted wait is long (FillerPolicy), then the ans
 through the incremental splitter, each sentence submitted as soon as it is complete.
 
 Generation runs inside ``handle`` (the worker's own thread) and checks between tokens whether a
-control message arrived or ``interrupt()`` was called, so a barge-in stops the model within one
-token. Output goes to ``out`` (the TTS producer's inbox ``put``) as ``SpeakRequest``s; a spoken
-"para" sends an ``Interrupt`` there. Timers are checked every idle poll and between tokens.
+control message arrived, so an interrupt stops the model within one token; a sentence is only
+handed on if no interrupt is waiting, so nothing of a cut turn is said. Sentences go
+downstream (the TTS producer's inbox) as ``SpeakRequest``s and are reported as ``Sentence``
+events; the spoken "para" goes through the interruption service like every other stop. This
+worker is also the timers' clock: ``check()`` runs on every idle poll and between tokens.
 """
 
 from __future__ import annotations
@@ -22,19 +24,38 @@ from typing import Any
 
 from appliance.brain.context import Conversation
 from appliance.brain.filler_policy import FillerPolicy
-from appliance.brain.llm import LlmEngine, LlmError
+from appliance.brain.learning import RouterLog
+from appliance.brain.llm import LanguageModel, LlmEngine, LlmError
 from appliance.brain.outcomes import AnswerTracker
 from appliance.brain.output import FillerSource, Prerendered, alarm_tone
+from appliance.brain.router import Router, RouteResult
 from appliance.brain.scheduler import InterruptPredictor
+from appliance.brain.splitter import SentenceSplitter
+from appliance.brain.templates import Templates
 from appliance.brain.timers import TimerError, TimerEvent, TimerService
 from appliance.brain.volume import Volume
 from appliance.config import Settings
-from appliance.pipeline.messages import Control, Interrupt, Transcript
+from appliance.pipeline.contracts import Interrupter, ModelResolver, Sink
+from appliance.pipeline.events import Event, Finished, Routed, Sentence, Started
+from appliance.pipeline.inbox import Inbox
+from appliance.pipeline.messages import (
+    Control,
+    Interrupt,
+    Priority,
+    SetLookahead,
+    SpeakRequest,
+    Transcript,
+    new_id,
+)
 from appliance.pipeline.worker import InboxWorker
-from appliance.speak.messages import Finished, Priority, SpeakRequest, Started, new_id
-from appliance.speak.splitter import SentenceSplitter
 
 NO_LLM = "Lo siento, ahora mismo no puedo pensar en eso."
+RELOAD_EVERY_S = 5.0  # how often the router model file is checked for a nightly retrain
+SPOKEN_TIMER_ERRORS = {
+    "name_taken": "ya hay un temporizador con ese nombre.",
+    "limit_reached": "hay demasiados temporizadores.",
+    "ambiguous": "hay varios temporizadores; dime cuál.",
+}
 
 
 class BrainWorker(InboxWorker):
@@ -44,26 +65,33 @@ class BrainWorker(InboxWorker):
         self,
         settings: Settings,
         *,
-        router: Any,  # appliance.brain.router.Router
-        templates: Any,  # appliance.brain.templates.Templates
-        out: Callable[[Any], None],
+        router: Router,
+        templates: Templates,
+        downstream: Sink,
+        interrupter: Interrupter,
         timers: TimerService,
         volume: Volume,
-        llm: LlmEngine | None = None,
+        events: Sink | None = None,
+        store: ModelResolver | None = None,
+        llm: LanguageModel | None = None,
         conversation: Conversation | None = None,
         filler: FillerSource | None = None,
         prerendered: Prerendered | None = None,
         predictor: InterruptPredictor | None = None,
-        learning: Any = None,  # appliance.brain.learning.RouterLog (record, outcome)
-        set_lookahead: Callable[[int], None] | None = None,  # ProducerWorker.set_lookahead
+        learning: RouterLog | None = None,
         now: Callable[[], dt.datetime] = dt.datetime.now,
+        clock: Callable[[], float] = time.monotonic,
         name: str | None = None,
+        inbox: Inbox | None = None,
     ) -> None:
-        super().__init__(name)
+        """``store`` loads the configured LLM in ``setup`` (unless ``llm`` is given)."""
+        super().__init__(name, inbox, events=events)
         b = settings.brain
         self.settings = settings
-        self.router, self.templates, self.out = router, templates, out
+        self.router, self.templates, self.downstream = router, templates, downstream
+        self.interrupter = interrupter
         self.timers, self.volume = timers, volume
+        self.store = store
         self.llm = llm
         self.conversation = conversation or Conversation(b.context_turns)
         self.filler = filler
@@ -71,15 +99,17 @@ class BrainWorker(InboxWorker):
         self.filler_policy = FillerPolicy(b.filler_threshold_s, alpha=settings.speak.ewma_alpha)
         self.predictor = predictor or InterruptPredictor()
         self.tracker = AnswerTracker(self.predictor, base_lookahead=settings.speak.lookahead,
-                                     learning=learning, set_lookahead=set_lookahead)
+                                     learning=learning, set_lookahead=self._set_lookahead)
         self.now = now
+        self.clock = clock
         self.splitter_chars = settings.speak.first_sentence_max_chars
         self._cancel = threading.Event()
         self._prev_intent: str | None = None
         self._alarm = alarm_tone(settings.audio.playback_rate)
         self.last_timing: dict[str, float] = {}  # seconds from the transcript, last answer
-        self._t0 = time.monotonic()
+        self._t0 = clock()
         self._answer_id = 0
+        self._next_reload = clock() + RELOAD_EVERY_S
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -90,42 +120,55 @@ class BrainWorker(InboxWorker):
             self.log.info("brain: no LLM configured (brain.llm_model is empty); open questions "
                           "get an apology")
             return
+        if self.store is None:
+            self.log.error("brain: no model store to load the LLM from; open questions get an "
+                           "apology")
+            return
         try:
-            self.llm = LlmEngine.from_settings(self.settings)
-            self.llm.warm()
+            engine = LlmEngine.from_settings(self.settings, self.store)
+            engine.warm()
+            self.llm = engine
         except Exception as exc:  # missing model/wheel: templates keep working
             self.log.error("brain: no LLM (%s); open questions get an apology", exc)
 
     def idle(self) -> None:
         self.check_timers()
+        self.reload_router()
 
     def check_timers(self) -> None:
         for ev in self.timers.check():
             self.on_timer(ev)
 
-    def interrupt(self) -> None:
-        """From any thread (button, MQTT): stop the answer being generated."""
-        self._cancel.set()
+    def reload_router(self) -> None:
+        """Pick up a model that `appliance router retrain` (the nightly timer) swapped in."""
+        if self.clock() < self._next_reload:
+            return
+        self._next_reload = self.clock() + RELOAD_EVERY_S
+        try:
+            if self.router.reload_if_changed():
+                self.log.info("brain: router model reloaded from %s", self.router.model_path)
+        except Exception as exc:  # a half-copied or corrupt file: keep routing with the old one
+            self.log.error("brain: cannot reload the router model (%s); keeping the current one",
+                           exc)
 
-    def stop_alarm(self) -> None:
-        """From any thread (button, MQTT, voice 'para'): silence ringing timers."""
-        if self.timers.stop():
-            self.out(Interrupt(reason="alarm stopped"))
+    def hear_playback(self, ev: Event) -> None:
+        """Playback feedback (from the control worker's thread): which sentences started and
+        which answers played out teach the interrupt predictor and the learning log."""
+        if isinstance(ev, Started | Finished) and self.inbox is not None:
+            self.inbox.put(ev)
 
     # --- messages -------------------------------------------------------------------------
 
     def on_control(self, msg: Control) -> None:
         if isinstance(msg, Interrupt):
             self._cancel.set()
-            self.tracker.interrupted()
+            self.tracker.interrupted(keep=msg.keep_answer or None)
 
     def handle(self, msg: Any) -> None:
         if isinstance(msg, Transcript):
             if msg.final and msg.text.strip():
                 self._cancel.clear()
                 self.answer(msg)
-        elif isinstance(msg, TimerEvent):
-            self.on_timer(msg)
         elif isinstance(msg, Started):
             if msg.kind == "answer":
                 self.tracker.started(msg.answer, msg.index)
@@ -137,18 +180,22 @@ class BrainWorker(InboxWorker):
         self.check_timers()
 
     def on_timer(self, ev: TimerEvent) -> None:
-        """Alarm at HIGH priority: announce on fire, beep on every ring."""
+        """Alarm at HIGH priority: announce on fire, beep on every ring; a ring that reached
+        its limit is silenced like any other stop."""
+        rate = self.settings.audio.playback_rate
         if ev.kind == "fired":
             try:
                 text = self.templates.render("timer_done", {"name": ev.timer.name}).text
             except KeyError:  # no template for it: the alarm must sound anyway
                 text = "¡Se ha acabado el temporizador!"
-            self.out(SpeakRequest(audio=self._alarm, rate=self.settings.audio.playback_rate,
-                                  priority=Priority.HIGH, kind="alarm"))
-            self.out(SpeakRequest(text=text, priority=Priority.HIGH, kind="alarm", last=True))
+            self._out(SpeakRequest(audio=self._alarm, rate=rate, priority=Priority.HIGH,
+                                   kind="alarm"))
+            self._out(SpeakRequest(text=text, priority=Priority.HIGH, kind="alarm", last=True))
         elif ev.kind == "ring":
-            self.out(SpeakRequest(audio=self._alarm, rate=self.settings.audio.playback_rate,
-                                  priority=Priority.HIGH, kind="alarm", last=True))
+            self._out(SpeakRequest(audio=self._alarm, rate=rate, priority=Priority.HIGH,
+                                   kind="alarm", last=True))
+        elif ev.kind == "ring_end" and ev.reason == "max":
+            self.interrupter.interrupt("alarm timeout")
 
     # --- answering ------------------------------------------------------------------------
 
@@ -157,7 +204,10 @@ class BrainWorker(InboxWorker):
         result = self.router.route(msg.text, self._prev_intent)
         self._prev_intent = result.intent
         answer_id = self._answer_id = new_id()
-        self.last_timing = {"route_s": time.monotonic() - self._t0}
+        self.last_timing = {"route_s": self.clock() - self._t0}
+        self.report(Routed(answer=answer_id, text=msg.text, route=result.route,
+                           intent=result.intent, confidence=result.confidence,
+                           slots=tuple(sorted(result.slots.items()))))
         self.tracker.open(answer_id, result)
         try:
             if result.route == "template":
@@ -181,9 +231,32 @@ class BrainWorker(InboxWorker):
                                last=last)
         else:
             req = SpeakRequest(text=text, answer=answer_id, index=index, last=last)
-        self.tracker.said(answer_id, index, len(text))
-        self.out(req)
-        self.last_timing.setdefault("first_out_s", time.monotonic() - self._t0)
+        if self._out(req):
+            self.tracker.said(answer_id, index, len(text))
+            self.last_timing.setdefault("first_out_s", self.clock() - self._t0)
+
+    def _out(self, req: SpeakRequest) -> bool:
+        """Hand ``req`` on unless an interrupt is waiting (then the turn is over). The request
+        exists before the check, so one created before an interrupt it did not see is older
+        than the priority queue's cut-off and is dropped there: nothing of a cut turn plays."""
+        if self._interrupted(req.answer):
+            self._cancel.set()
+            return False
+        self.downstream.put(req)
+        self.report(Sentence(answer=req.answer, index=req.index, text=req.text, kind=req.kind,
+                             last=req.last, cached=req.audio is not None))
+        return True
+
+    def _interrupted(self, answer_id: int) -> bool:
+        if self.inbox is None:
+            return False
+        msg = self.inbox.peek_control()
+        if isinstance(msg, Interrupt):
+            return not (answer_id and msg.keep_answer == answer_id)
+        return msg is not None
+
+    def _set_lookahead(self, sentences: int) -> None:
+        self.downstream.put(SetLookahead(sentences=sentences))
 
     def _canned(self, intent: str, fallback: str) -> str:
         try:
@@ -191,13 +264,13 @@ class BrainWorker(InboxWorker):
         except KeyError:
             return fallback
 
-    def template_answer(self, result: Any, answer_id: int) -> str:
+    def template_answer(self, result: RouteResult, answer_id: int) -> str:
         intent, slots = result.intent, dict(result.slots)
         try:
             context = self.act(intent, slots)
         except TimerError as exc:
-            self.log.info("brain: timer request refused: %s", exc)
-            text = "No he podido: " + _spoken_error(str(exc))
+            self.log.info("brain: timer request refused (%s): %s", exc.code, exc)
+            text = "No he podido: " + SPOKEN_TIMER_ERRORS.get(exc.code, "no lo he entendido.")
             self._say(answer_id, 0, text, True)
             return text
         resp = self.templates.render(intent, slots, self.now(), context)
@@ -227,17 +300,15 @@ class BrainWorker(InboxWorker):
             after = self.volume.up() if intent == "volume_up" else self.volume.down()
             return {"volume": after, "at_limit": after == before}
         elif intent == "stop":
-            self.timers.stop()
-            self.out(Interrupt(reason="voice stop"))  # the short "vale" that follows survives
-            self.tracker.interrupted(keep=self._answer_id)
+            # Silences what was playing and any alarm; the short "vale" that follows survives.
+            self.interrupter.interrupt("voice stop", keep_answer=self._answer_id)
         return {}
 
     def llm_answer(self, question: str, answer_id: int, t0: float) -> str:
         if self.filler is not None and self.filler_policy.should_fill():
             req = self.filler(answer_id)
-            if req is not None:
-                self.out(req)
-                self.last_timing["filler_out_s"] = time.monotonic() - t0
+            if req is not None and self._out(req):
+                self.last_timing["filler_out_s"] = self.clock() - t0
         if self.llm is None:
             text = self._canned("llm_unavailable", NO_LLM)
             self._say(answer_id, 0, text, True)
@@ -280,17 +351,7 @@ class BrainWorker(InboxWorker):
 
     def _emit(self, answer_id: int, index: int, sentence: str, last: bool, t0: float) -> None:
         if index == 0:
-            elapsed = time.monotonic() - t0
+            elapsed = self.clock() - t0
             self.last_timing["first_sentence_s"] = elapsed
             self.filler_policy.observe(elapsed)
         self._say(answer_id, index, sentence, last)
-
-
-def _spoken_error(message: str) -> str:
-    if "already" in message:
-        return "ya hay un temporizador con ese nombre."
-    if "too many" in message:
-        return "hay demasiados temporizadores."
-    if "say which" in message:
-        return "hay varios temporizadores; dime cuál."
-    return "no lo he entendido."

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from appliance.config import Settings
-    from appliance.demo_speech import Utterance
+    from appliance.demo.speech import Utterance
     from appliance.pipeline.messages import Transcript
 
 DEVICE = "appliance_demo_mic"
@@ -66,49 +66,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_conversation(settings, args.out, scenarios=chosen, timeout_s=args.timeout)
 
 
-def alsa_capture_config(directory: Path, raw: Path, name: str = DEVICE) -> Path:
-    """A one-PCM ALSA config: ``name`` reads ``raw`` (S16_LE mono), like a microphone."""
-    conf = directory / "asound-demo.conf"
-    conf.write_text(
-        f'pcm.{name} {{ type file slave.pcm "null" file "/dev/null" '
-        f'infile "{raw}" format "raw" }}\n'
-    )
-    return conf
-
-
 def run_input_demo(settings: Settings, *, timeout: float = 300.0, out: TextIO = sys.stdout) -> int:
     import numpy as np
 
     from appliance import config
-    from appliance.audio.alsa import STOCK_CONFIG
-    from appliance.demo_speech import DEMO_SENTENCES, compose, recorded, to_int16
+    from appliance.app import LISTENING, build_pipeline
+    from appliance.audio.alsa import file_capture_pcm, write_config
+    from appliance.core.pcm import SPEECH_RATE, to_int16
+    from appliance.demo.speech import DEMO_SENTENCES, compose, recorded
     from appliance.listen.wer import wer
+    from appliance.pipeline.inbox import Inbox
     from appliance.pipeline.messages import Transcript
 
     clips = recorded(DEMO_SENTENCES)
     signal, truth = compose(clips, lead_s=1.0, gap_s=1.5, tail_s=2.0)
     # A file PCM repeats its last buffer once the file ends: end on plenty of silence and
     # stop capturing before that point.
-    period = settings.audio.sample_rate * settings.audio.period_ms // 1000
-    if settings.audio.sample_rate != 16000:
-        settings = config.replace(settings, audio={"sample_rate": 16000})
-        period = 16000 * settings.audio.period_ms // 1000
+    settings = config.replace(settings, audio={"sample_rate": SPEECH_RATE})
+    period = SPEECH_RATE * settings.audio.period_ms // 1000
     frames = len(signal) // period
-    pcm = to_int16(np.concatenate([signal, np.zeros(16000, np.float32)]))
+    pcm = to_int16(np.concatenate([signal, np.zeros(SPEECH_RATE, np.float32)]))
 
     with tempfile.TemporaryDirectory(prefix="appliance-demo-") as tmp:
         raw = Path(tmp) / "mic.raw"
         raw.write_bytes(pcm.tobytes())
-        conf = alsa_capture_config(Path(tmp), raw)
-        os.environ["ALSA_CONFIG_PATH"] = f"{STOCK_CONFIG}:{conf}"
+        os.environ["ALSA_CONFIG_PATH"] = write_config(Path(tmp) / "asound-demo.conf",
+                                                      [file_capture_pcm(DEVICE, raw)])
         settings = config.replace(settings, audio={"capture_device": DEVICE})
 
-        print(f"demo: {len(truth)} utterances, {len(signal) / 16000:.1f} s of audio through "
+        print(f"demo: {len(truth)} utterances, {len(signal) / SPEECH_RATE:.1f} s of audio through "
               f"ALSA PCM {DEVICE!r} -> VAD -> STT ({settings.stt.engine}, "
               f"{settings.stt.language})", file=out, flush=True)
         t_load = time.monotonic()
-        app = InputHalf(settings, max_frames=frames)
-        transcripts = app.transcripts
+        transcripts = Inbox(256)
+        # The file PCM is not paced: it delivers the whole file at once. The VAD's inbox
+        # holds all of it instead of dropping the oldest frames as it does live.
+        app = build_pipeline(settings, stages=LISTENING, transcripts=transcripts,
+                             max_frames=frames, capture_backlog=frames + 64)
         app.supervisor.start()
         finals: list[Transcript] = []
         deadline = time.monotonic() + timeout
@@ -139,29 +133,6 @@ def run_input_demo(settings: Settings, *, timeout: float = 300.0, out: TextIO = 
     print(f"demo: {len(finals)}/{len(truth)} utterances transcribed, word error rate "
           f"{score:.0%}; STT real-time factor {app.stt.stats()['rtf']:.2f}", file=out)
     return 0 if len(finals) == len(truth) else 1
-
-
-class InputHalf:
-    """capture -> VAD -> STT, wired here so the demo shows the listening stages alone."""
-
-    def __init__(self, settings: Settings, *, max_frames: int) -> None:
-        from appliance.audio.capture import CaptureWorker
-        from appliance.listen.stt.worker import SttWorker
-        from appliance.listen.vad import VadWorker
-        from appliance.pipeline.inbox import Inbox
-        from appliance.pipeline.supervisor import Supervisor
-        from appliance.system.modelstore import ModelStore
-
-        store = ModelStore(settings.cache_path)
-        self.transcripts = Inbox(256)
-        self.stt = SttWorker(settings.stt, self.transcripts, store=store)
-        # The file PCM is not paced: it delivers the whole file at once. The VAD's inbox
-        # holds all of it instead of dropping the oldest frames as it does live.
-        self.vad = VadWorker(settings.vad, store.resolve(settings.vad.model), self.stt.inbox,
-                             inbox=Inbox(max_frames + 64, drop_oldest=True))
-        self.capture = CaptureWorker(settings.audio, self.vad.inbox, max_frames=max_frames)
-        self.workers = [self.capture, self.vad, self.stt]
-        self.supervisor = Supervisor(self.workers)
 
 
 def _print_utterance(out: TextIO, msg: Transcript, truth: list[Utterance],

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance import config
 from appliance.system.modelstore import MANIFEST, ModelMissing
+
+if TYPE_CHECKING:
+    from appliance.system.modelstore import ModelStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +48,7 @@ def _add_manifest_arg(p: argparse.ArgumentParser) -> None:
                    help="a model manifest to use instead of the shipped models/manifest.yaml")
 
 
-def _store(args: argparse.Namespace):
+def _store(args: argparse.Namespace) -> ModelStore:
     from appliance.system.modelstore import ModelStore
 
     return ModelStore(config.load(args.config).cache_path, manifest=args.manifest)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from appliance.brain.router import RouteResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_route)
 
 
-def _out(result) -> str:
+def _out(result: RouteResult) -> str:
     d = result.to_dict()
     keys = ("text", "route", "intent", "slots", "confidence", "ms", "lang", "top_intent")
     return json.dumps({k: d[k] for k in keys}, ensure_ascii=False)

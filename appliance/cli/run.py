@@ -23,14 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from appliance.app import Appliance
+    from appliance.app import build_pipeline
     from appliance.cli import setup_logging
+    from appliance.pipeline.watchdog import WatchdogLoop
     from appliance.system.notify import Notifier
-    from appliance.system.watchdog import WatchdogLoop
 
     settings = config.load(args.config)
     setup_logging(args.verbose, settings.service.log_level)
-    app = Appliance(settings)
+    app = build_pipeline(settings)
     notifier = Notifier.from_env()
     watchdog = WatchdogLoop(app.supervisor, notifier, state_fn=app.state_text)
 

@@ -6,16 +6,22 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from appliance.config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from appliance.cli import add_config_arg
-    from appliance.speak.tts.factory import ENGINES
+    from appliance.config import TTS_ENGINES
 
     p = sub.add_parser("say", help="speak a text (to the speaker or a WAV file)")
     p.add_argument("text", help="what to say (Spanish)")
     p.add_argument("--style", help="named style from tts.styles (default: tts.style)")
-    p.add_argument("--engine", choices=ENGINES, help="TTS engine (default: tts.engine)")
+    p.add_argument("--engine", choices=TTS_ENGINES, help="TTS engine (default: tts.engine)")
     p.add_argument("--out", metavar="FILE.wav", help="write a WAV file instead of playing")
     add_config_arg(p)
     p.set_defaults(func=cmd_say)
@@ -23,9 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_say(args: argparse.Namespace) -> int:
     from appliance import config
-    from appliance.audio.resample import resample, to_int16
+    from appliance.core.pcm import resample, to_int16
     from appliance.speak.tts.base import TtsError
     from appliance.speak.tts.factory import create_engine
+    from appliance.system.modelstore import ModelStore
 
     settings = config.load(args.config)
     style_name = args.style or settings.tts.style
@@ -37,7 +44,7 @@ def cmd_say(args: argparse.Namespace) -> int:
         print("appliance say: nothing to say (empty text)", file=sys.stderr)
         return 2
     try:
-        engine = create_engine(settings, engine=args.engine)
+        engine = create_engine(settings, ModelStore(settings.cache_path), engine=args.engine)
         started = time.perf_counter()
         audio = engine.synthesize(args.text, settings.tts.styles[style_name])
     except TtsError as exc:
@@ -56,22 +63,22 @@ def cmd_say(args: argparse.Namespace) -> int:
     return _play(pcm, settings)
 
 
-def _play(pcm, settings) -> int:  # pcm: int16 ndarray at the playback rate
-    """Period by period to the device; the playback worker does the same with interrupts."""
-    import numpy as np
+def _play(pcm: np.ndarray, settings: Settings) -> int:
+    """``pcm`` (int16 at the playback rate) period by period to the device, as the playback
+    worker writes it."""
+    from appliance.audio.alsa import ALSAAudioError, open_playback
+    from appliance.audio.playback import playback_spec
 
-    from appliance.audio.alsa import ALSAAudioError, PcmSpec, open_playback
-
-    a = settings.audio
-    period = max(1, a.playback_rate * a.playback_period_ms // 1000)
-    spec = PcmSpec(a.playback_device, a.playback_rate, 1, period,
-                   max(2, a.playback_buffer_ms // a.playback_period_ms))
+    spec = playback_spec(settings.audio)
+    period = spec.period_frames
     try:
         dev = open_playback(spec)
     except ALSAAudioError as exc:
         print(f"appliance say: {exc}; use --out FILE.wav to write a file instead",
               file=sys.stderr)
         return 1
+    import numpy as np
+
     try:
         pad = (-pcm.size) % period
         pcm = np.concatenate([pcm, np.zeros(pad, np.int16)])

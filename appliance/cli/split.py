@@ -25,7 +25,7 @@ def cmd_split(args: argparse.Namespace) -> int:
     import sys
 
     from appliance import config
-    from appliance.speak.splitter import SentenceSplitter
+    from appliance.brain.splitter import SentenceSplitter
 
     limit = args.first_max_chars
     if limit is None:

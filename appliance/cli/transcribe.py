@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from appliance import config
     from appliance.audio.files import AudioFileError, read_audio
-    from appliance.listen.stt.base import load_engine
+    from appliance.listen.stt.factory import load_engine
     from appliance.system.modelstore import ModelMissing, ModelStore
 
     settings = config.load(args.config)

@@ -3,7 +3,8 @@
 Settings the state machine owns (volume, mute, listening mode) are applied to the sink and
 recorded in the state under one lock, so two faces changing the same setting at once leave
 the pipeline and the published state in agreement. Actions (interrupt, say, ptt, timers) go
-straight to the sink; the pipeline reports the resulting phases to the state machine itself.
+straight to the sink; the pipeline reports what follows as events, and the control worker
+turns them into the phase. A refusal (a timer name taken) is published with its own code.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from appliance.config import MODES
 from appliance.control.commands import (
     Command,
     CommandError,
@@ -23,7 +25,8 @@ from appliance.control.commands import (
     dispatch,
 )
 from appliance.control.schema import parse
-from appliance.control.state import MODES, StateMachine
+from appliance.control.state import StateMachine
+from appliance.pipeline.contracts import Refusal
 
 log = logging.getLogger("appliance.control")
 
@@ -54,6 +57,9 @@ class Controller:
                     self._record(cmd)
             else:
                 dispatch(cmd, self.sink)
+        except Refusal as exc:
+            log.info("command %s refused (%s): %s", name, exc.code, exc)
+            return CommandError(exc.code, str(exc), None, name)
         except Exception as exc:
             log.exception("command %r failed in the pipeline", cmd)
             return CommandError("execution_failed", f"{type(exc).__name__}: {exc}", None, name)

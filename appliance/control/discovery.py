@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.control.state import EVENT_TYPES, MODES, STATES
+from appliance.config import MODES
+from appliance.control.state import EVENT_TYPES, STATES
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,11 @@ class GpioWorker(Worker):
             wait = min(due) - self.clock() if due else 0.2
             if wait > 0:
                 self._cond.wait(min(wait, 0.2))
+        self.tick()
+
+    def tick(self) -> None:
+        """Act on every deadline that has passed (a debounce lockout ending, a long press)."""
+        with self._cond:
             now = self.clock()
             for name, logic in self._logic.items():
                 self._act(name, logic.tick(now))

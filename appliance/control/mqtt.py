@@ -20,18 +20,19 @@ import ssl
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from appliance import __version__
-from appliance.audio.alsa import Backoff
 from appliance.config import MqttSettings
 from appliance.control.commands import CommandError
 from appliance.control.controller import Controller
 from appliance.control.discovery import Topics, discovery_payload, topics_for
-from appliance.control.state import Event, Snapshot
+from appliance.control.state import EntityEvent, Snapshot
+from appliance.pipeline.backoff import Backoff
 from appliance.pipeline.worker import Worker
 
 
@@ -65,7 +66,7 @@ class MqttWorker(Worker):
         self._last_seq = -1
         self._seen: collections.deque[tuple[int, str, int]] = collections.deque(maxlen=256)
         self._backoff = Backoff(self.log, settings.reconnect_min_s, settings.reconnect_max_s)
-        self._unsubscribe: list[Any] = []
+        self._unsubscribe: list[Callable[[], None]] = []
         self.connects = 0  # successful connections so far (read by tests and the bench)
         self.attempts = 0  # connection attempts so far
 
@@ -183,7 +184,8 @@ class MqttWorker(Worker):
         self.log.info("MQTT connected to %s:%d (session present: %s)", self.settings.host,
                       self.settings.port, bool(flags.session_present))
         self._subscribed.clear()
-        _, self._sub_mid = client.subscribe([(self.topics.commands, 1), (self.topics.ha_status, 1)])
+        _, mid = client.subscribe([(self.topics.commands, 1), (self.topics.ha_status, 1)])
+        self._sub_mid = -1 if mid is None else mid
         client.publish(self.topics.availability, "online", qos=1, retain=True)
         self._connected.set()
         self._publish_discovery()
@@ -237,7 +239,7 @@ class MqttWorker(Worker):
             self._seen.append(key)
         prefix = self.topics.base + "/cmd/"
         name = msg.topic[len(prefix):] if msg.topic.startswith(prefix) else msg.topic
-        error = self.controller.handle(name, msg.payload)
+        error = self.controller.handle(name, bytes(msg.payload))
         if error is not None:
             self.publish_error(error)
 
@@ -246,7 +248,7 @@ class MqttWorker(Worker):
     def _on_state(self, snap: Snapshot, changed: frozenset[str]) -> None:
         self._publish_state()
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: EntityEvent) -> None:
         self._publish(self.topics.event, event.as_dict(), qos=1)
 
     def publish_error(self, error: CommandError) -> None:

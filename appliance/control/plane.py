@@ -1,12 +1,13 @@
-"""Assemble the control plane from settings: one state machine, one controller, its workers.
+"""Assemble the control plane from settings: the state machine, the controller, its workers.
 
-The pipeline passes in its ``CommandSink``; the returned workers (MQTT and/or GPIO, only those
-enabled) go to the supervisor next to the audio stages, and the pipeline reports its phases,
-transcripts, answers, timers and latencies to ``plane.state``.
+The composition root passes in the pipeline's ``CommandSink`` and what the control worker
+routes events to; the returned workers (the control worker, and MQTT and/or GPIO when enabled)
+go to the supervisor next to the audio stages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from appliance.config import Settings
 from appliance.control.commands import CommandSink, Limits
 from appliance.control.controller import Controller
 from appliance.control.state import StateMachine
+from appliance.control.worker import ControlWorker, Listener, ObserverWorker
+from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.worker import Worker
 
 
@@ -21,24 +24,37 @@ from appliance.pipeline.worker import Worker
 class ControlPlane:
     state: StateMachine
     controller: Controller
-    workers: list[Worker]
+    control: ControlWorker  # its inbox is the pipeline's one events inbox
+    observers: ObserverWorker
+    faces: list[Worker]  # MQTT and GPIO, those enabled
+
+    @property
+    def workers(self) -> list[Worker]:
+        return [self.control, self.observers, *self.faces]
 
 
-def build(settings: Settings, sink: CommandSink, *, volume: int = 50,
+def build(settings: Settings, sink: CommandSink, *, events: Inbox,
+          listeners: Sequence[Listener] = (), volume: int = 50,
+          diagnostics: Callable[[], dict[str, Any]] | None = None,
           pin_factory: Any = None) -> ControlPlane:
-    """``volume`` is the restored output volume (the pipeline owns its persistence)."""
-    state = StateMachine(volume=volume, mode=settings.listen.mode)
+    """``events``: the inbox every worker reports into, read by the control worker;
+    ``listeners``: what the control worker hands every event to first (turn-taking, the
+    brain's playback feedback); ``volume``: the restored output volume (the brain owns its
+    persistence); ``diagnostics``: extra figures for MQTT diagnostics."""
+    state = StateMachine(volume=volume, mode=settings.listen.mode, diagnostics=diagnostics)
     limits = Limits(max_text_chars=settings.mqtt.max_text_chars,
                     styles=tuple(settings.tts.styles))
     controller = Controller(state, sink, limits)
-    workers: list[Worker] = []
+    observers = ObserverWorker()
+    control = ControlWorker(state, events=events, listeners=listeners, observers=observers)
+    faces: list[Worker] = []
     if settings.mqtt.enabled:
         from appliance.control.mqtt import MqttWorker
 
-        workers.append(MqttWorker(settings.mqtt, controller, device_id=settings.device.id,
-                                  device_name=settings.device.name))
+        faces.append(MqttWorker(settings.mqtt, controller, device_id=settings.device.id,
+                                device_name=settings.device.name))
     if settings.gpio.enabled:
         from appliance.control.gpio import GpioWorker
 
-        workers.append(GpioWorker(settings.gpio, controller, pin_factory=pin_factory))
-    return ControlPlane(state, controller, workers)
+        faces.append(GpioWorker(settings.gpio, controller, pin_factory=pin_factory))
+    return ControlPlane(state, controller, control, observers, faces)

@@ -13,6 +13,7 @@ import json
 import math
 from typing import Any
 
+from appliance.config import MODES
 from appliance.control.commands import (
     PRIORITIES,
     Command,
@@ -28,7 +29,6 @@ from appliance.control.commands import (
     TimerCancel,
     TimerSet,
 )
-from appliance.control.state import MODES
 
 MAX_TIMER_S = 24 * 3600
 MAX_NAME_CHARS = 64

@@ -16,17 +16,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from appliance.system.interp import gil_enabled  # the one GIL probe (doctor, CI too)
+from appliance.config import MODES
+from appliance.control.phase import PHASES
 
 log = logging.getLogger("appliance.control.state")
 
-Phase = Literal["idle", "listening", "thinking", "speaking", "error"]
-Mode = Literal["wake_word", "push_to_talk", "always"]
-PHASES: tuple[str, ...] = ("idle", "listening", "thinking", "speaking", "error")
-STATES: tuple[str, ...] = ("idle", "listening", "thinking", "speaking", "muted", "error")
-MODES: tuple[str, ...] = ("wake_word", "push_to_talk", "always")
+STATES: tuple[str, ...] = (*PHASES[:-1], "muted", "error")
 EVENT_TYPES: tuple[str, ...] = ("wake_word", "button_press", "timer_finished")
 
 
@@ -85,7 +82,7 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class Event:
+class EntityEvent:
     """A momentary happening (Home Assistant event entity): not part of the state."""
 
     event_type: str
@@ -97,13 +94,17 @@ class Event:
 
 
 StateObserver = Callable[[Snapshot, frozenset[str]], None]
-EventObserver = Callable[[Event], None]
+EventObserver = Callable[[EntityEvent], None]
 
 
 class StateMachine:
     """Owns appliance state; every change goes through a method that validates it."""
 
-    def __init__(self, *, volume: int = 50, muted: bool = False, mode: str = "always") -> None:
+    def __init__(self, *, volume: int = 50, muted: bool = False, mode: str = "always",
+                 diagnostics: Callable[[], dict[str, Any]] | None = None) -> None:
+        """``diagnostics``: extra figures for the diagnostics topic (the interpreter's GIL
+        state: the composition root asks the system layer for it)."""
+        self._extra = diagnostics
         self._lock = threading.Lock()
         self._notify = threading.RLock()
         self._snap = Snapshot(seq=0)
@@ -138,7 +139,8 @@ class StateMachine:
             return self._snap
 
     def diagnostics(self) -> dict[str, Any]:
-        """Process CPU since the previous call (percent of one core), uptime and GIL state."""
+        """Process CPU since the previous call (percent of one core), uptime, latencies and
+        whatever the composition root adds (the GIL state)."""
         now, cpu = time.monotonic(), _process_cpu_s()
         with self._lock:
             t0, c0 = self._cpu_mark
@@ -148,9 +150,9 @@ class StateMachine:
         return {
             "cpu_percent": round(100.0 * (cpu - c0) / wall, 1) if wall > 0 else 0.0,
             "uptime_s": round(now - self._started, 1),
-            "gil_enabled": gil_enabled(),
             "last_ttfs_ms": snap.last_ttfs_ms,
             "last_interrupt_ms": snap.last_interrupt_ms,
+            **(self._extra() if self._extra is not None else {}),
         }
 
     # --- writes -----------------------------------------------------------------------------
@@ -164,14 +166,6 @@ class StateMachine:
 
     def set_muted(self, muted: bool) -> None:
         self._update(muted=muted)
-
-    def toggle_muted(self) -> bool:
-        """Flip the mic mute atomically; returns the new value."""
-        with self._notify:
-            with self._lock:
-                muted = not self._snap.muted
-            self._update(muted=muted)
-            return muted
 
     def set_mode(self, mode: str) -> None:
         self._update(mode=mode)
@@ -195,7 +189,7 @@ class StateMachine:
         """Announce an event (wake word heard, button pressed, timer finished)."""
         if event_type not in EVENT_TYPES:
             raise ValueError(f"event_type: got {event_type!r}, expected one of {EVENT_TYPES}")
-        ev = Event(event_type, detail)
+        ev = EntityEvent(event_type, detail)
         with self._notify:
             with self._lock:
                 observers = list(self._event_observers)

@@ -13,11 +13,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.app import Appliance
+from appliance.app import Pipeline
+from appliance.core.pcm import to_int16
 from appliance.demo import voices
 from appliance.demo.fifo_devices import Ear, Mouth
-from appliance.pipeline.messages import Transcript
-from appliance.speak.messages import Finished, Gap, Silent, SpeakRequest, Started
+from appliance.pipeline.events import (
+    Finished,
+    Gap,
+    Heard,
+    Routed,
+    Sentence,
+    Silent,
+    Started,
+    speech_ended,
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,7 @@ class Log:
 
 
 class Conversation:
-    def __init__(self, app: Appliance, mouth: Mouth, ear: Ear, *, turn_timeout_s: float = 300.0,
+    def __init__(self, app: Pipeline, mouth: Mouth, ear: Ear, *, turn_timeout_s: float = 300.0,
                  out: Any = print) -> None:
         self.app = app
         self.mouth = mouth
@@ -71,16 +80,9 @@ class Conversation:
         self.turn_timeout_s = turn_timeout_s
         self.out = out
         self.log = Log()
-        app.observers.append(self.log.add)
-        speak = app.brain.out
-
-        def spy(msg: Any) -> None:  # what the brain asked to say, on its way to the producer
-            self.log.add(msg)
-            speak(msg)
-
-        app.brain.out = spy
-        app.state.subscribe(lambda snap, changed: self.log.add(Phase(snap.phase))
-                            if "phase" in changed else None)
+        app.observe(self.log.add)
+        app.control.state.subscribe(lambda snap, changed: self.log.add(Phase(snap.phase))
+                                    if "phase" in changed else None)
         self.settle_s = app.settings.listen.settle_ms / 1000 + 0.3
 
     # --- the script ---------------------------------------------------------------------
@@ -100,17 +102,17 @@ class Conversation:
         clip = voices.clip(turn.line)
         t_begin = time.monotonic()
         underruns0 = self.app.playback.stats()["underruns"]
-        duration = self.mouth.say((clip * 32767).astype("int16"))
+        duration = self.mouth.say(to_int16(clip))
         self.mouth.wait_said(duration + 10)
         start_t, _ = self.mouth.said()[-1]
         t_end_speech = start_t + duration
         fig: dict[str, Any] = {"said": voices.LINES[turn.line], "speech_s": round(duration, 2)}
 
-        transcript = self._wait(t_begin, lambda e: isinstance(e, Transcript) and e.final, 60)
-        if transcript is None:
+        heard_ev = self._wait(t_begin, lambda e: isinstance(e, Heard), 60)
+        if heard_ev is None:
             fig["error"] = "no transcript"
             return fig
-        t_tr, tr = transcript
+        t_tr, tr = heard_ev[0], heard_ev[1].transcript
         fig["heard"] = tr.text
         fig["vad_end_after_speech_ms"] = _ms(tr.t_detected - t_end_speech)
         fig["transcript_after_speech_ms"] = _ms(tr.t_done - t_end_speech)
@@ -119,9 +121,9 @@ class Conversation:
             fig["error"] = "no answer"
             return fig
         t_first, started = first
-        row = self._route_row()  # the brain logs its routing before it says anything
-        if row:
-            fig["route"], fig["intent"] = row.get("route"), row.get("intent")
+        routed = self._wait(t_tr, lambda e: isinstance(e, Routed), 0)
+        if routed is not None:  # reported before anything is said
+            fig["route"], fig["intent"] = routed[1].route, routed[1].intent
         fig["first_sound"] = started.kind
         fig["transcript_to_first_sound_ms"] = _ms(t_first - tr.t_done)
         heard = self.ear.sound_since(t_tr)
@@ -133,7 +135,7 @@ class Conversation:
                 return fig
             t_press = time.monotonic()
             fig["pressed_after_first_sound_s"] = round(t_press - t_first, 2)
-            self.app.plane.controller.interrupt("button")  # what a GPIO press does
+            self.app.control.controller.interrupt("button")  # what a GPIO press does
             silent = self._wait(t_press, lambda e: isinstance(e, Silent), 5)
             if silent is not None:
                 fig["interrupt_to_silent_ms"] = _ms(silent[1].latency_s)
@@ -149,14 +151,14 @@ class Conversation:
             done = self._wait(t_first, self._answer_done, max(1.0, deadline - time.monotonic()))
             if done is None:
                 fig["error"] = "answer did not finish in time"
-                self.app.plane.controller.interrupt("demo timeout")  # or every turn after fails
+                self.app.control.controller.interrupt("demo timeout")  # or every turn after fails
             self._wait_quiet(1.0, deadline + 10)
 
         heard = self.ear.sound_since(t_tr) if heard is None else heard
         if heard is not None:
             fig["speech_end_to_heard_ms"] = _ms(heard - t_end_speech)
         events = self.log.since(t_tr)
-        requests = [e for _, e in events if isinstance(e, SpeakRequest)]
+        requests = [e for _, e in events if isinstance(e, Sentence)]
         fig["answer"] = " ".join(r.text for r in requests if r.kind == "answer" and r.text)
         fig["filler"] = any(r.kind == "filler" for r in requests)
         answer_starts = [w for w, e in events
@@ -211,30 +213,17 @@ class Conversation:
                 playing.pop(e.id, None)
         return next(iter(playing.values()), None)
 
-    def _answer_done(self, e: Any) -> bool:
-        return (isinstance(e, Finished | Silent) and getattr(e, "last", True)
-                and not len(self.app.queue) and not self.app.producer.backlog())
+    @staticmethod
+    def _answer_done(e: Any) -> bool:
+        return speech_ended(e)
 
     def _wait_quiet(self, quiet_s: float, deadline: float) -> None:
         while time.monotonic() < deadline:
-            busy = (len(self.app.queue) or self.app.producer.backlog()
+            busy = (len(self.app.queue) or len(self.app.producer.inbox)
                     or len(self.app.brain.inbox))
             if not busy and time.monotonic() - self.ear.last_sound() >= quiet_s:
                 return
             time.sleep(0.05)
-
-    @staticmethod
-    def _sleep_until(t: float) -> None:
-        delay = t - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-
-    def _route_row(self) -> dict[str, Any] | None:
-        try:
-            rows = self.app.router_log.rows()
-        except Exception:
-            return None
-        return rows[-1] if rows else None
 
     # --- output -------------------------------------------------------------------------
 

@@ -24,22 +24,21 @@ from pathlib import Path
 
 import numpy as np
 
+from appliance.audio.alsa import file_capture_pcm, file_playback_pcm, write_config
+
 F_SETPIPE_SZ = 1031  # linux/fcntl.h
 
 
-def alsa_config(directory: Path, mic: str, speaker: str) -> tuple[Path, Path, Path]:
-    """Create the FIFOs and an ALSA config defining PCMs ``mic`` and ``speaker`` on them."""
+def alsa_config(directory: Path, mic: str, speaker: str) -> tuple[str, Path, Path]:
+    """Create the FIFOs and an ALSA config defining PCMs ``mic`` and ``speaker`` on them;
+    returns the ALSA_CONFIG_PATH value that adds them, and the two FIFOs."""
     mic_fifo, spk_fifo = directory / "mic.fifo", directory / "speaker.fifo"
     for p in (mic_fifo, spk_fifo):
         if not p.exists():
             os.mkfifo(p)
-    conf = directory / "asound-demo.conf"
-    conf.write_text(
-        f'pcm.{mic} {{ type file slave.pcm "null" file "/dev/null" '
-        f'infile "{mic_fifo}" format "raw" }}\n'
-        f'pcm.{speaker} {{ type file slave.pcm "null" file "{spk_fifo}" format "raw" }}\n'
-    )
-    return conf, mic_fifo, spk_fifo
+    path = write_config(directory / "asound-demo.conf",
+                        [file_capture_pcm(mic, mic_fifo), file_playback_pcm(speaker, spk_fifo)])
+    return path, mic_fifo, spk_fifo
 
 
 class Mouth:

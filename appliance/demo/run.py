@@ -18,17 +18,16 @@ from typing import Any, TextIO
 import numpy as np
 
 from appliance import config
-from appliance.audio.alsa import STOCK_CONFIG
 from appliance.config import Settings
+from appliance.core.pcm import SPEECH_RATE, resample, to_float32
 from appliance.demo.fifo_devices import Ear, Mouth, alsa_config
 
 MIC, SPEAKER = "appliance_demo_mic", "appliance_demo_speaker"
-RATE = 16000
 
 
 def run_conversation(settings: Settings, out_dir: Path, *, scenarios: Any = None,
                      timeout_s: float = 600.0, out: TextIO = sys.stdout) -> int:
-    from appliance.app import Appliance
+    from appliance.app import build_pipeline
     from appliance.demo.conversation import SCENARIOS, Conversation
 
     def say(text: str) -> None:
@@ -36,21 +35,21 @@ def run_conversation(settings: Settings, out_dir: Path, *, scenarios: Any = None
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="appliance-demo-") as tmp:
-        conf, mic_fifo, spk_fifo = alsa_config(Path(tmp), MIC, SPEAKER)
-        os.environ["ALSA_CONFIG_PATH"] = f"{STOCK_CONFIG}:{conf}"
+        alsa_path, mic_fifo, spk_fifo = alsa_config(Path(tmp), MIC, SPEAKER)
+        os.environ["ALSA_CONFIG_PATH"] = alsa_path
         settings = config.replace(
             settings,
-            audio={"capture_device": MIC, "playback_device": SPEAKER, "sample_rate": RATE},
+            audio={"capture_device": MIC, "playback_device": SPEAKER, "sample_rate": SPEECH_RATE},
             device={"state_dir": str(Path(tmp) / "state")},
         )
-        mouth = Mouth(mic_fifo, RATE, settings.audio.period_ms)
+        mouth = Mouth(mic_fifo, SPEECH_RATE, settings.audio.period_ms)
         ear = Ear(spk_fifo, settings.audio.playback_rate)
         t0 = time.monotonic()
         say(f"demo: loading models (STT {settings.stt.engine}, TTS {settings.tts.engine}, "
             f"LLM {settings.brain.llm_model}) ...")
         # Fillers only: rendering every static answer on a first run would take the CPU the
         # conversation needs (the service does it in the background, cached on disk).
-        app = Appliance(settings, prerender="fillers")
+        app = build_pipeline(settings, prerender="fillers")
         mouth.start()
         ear.start()
         app.start()
@@ -93,7 +92,7 @@ def write_recording(path: Path, said: list[tuple[float, np.ndarray]],
     import soundfile as sf
 
     def place(track: np.ndarray, t: float, audio: np.ndarray) -> np.ndarray:
-        start = max(0, int((t - t0) * RATE))
+        start = max(0, int((t - t0) * SPEECH_RATE))
         end = start + len(audio)
         if end > len(track):
             track = np.concatenate([track, np.zeros(end - len(track), np.float32)])
@@ -102,30 +101,29 @@ def write_recording(path: Path, said: list[tuple[float, np.ndarray]],
 
     left = np.zeros(0, np.float32)
     for t, audio in said:
-        left = place(left, t, audio.astype(np.float32) / 32768)
+        left = place(left, t, to_float32(audio))
     right = np.zeros(0, np.float32)
     if heard:
-        chunks = np.concatenate([c for _, c in heard]).astype(np.float32) / 32768
+        chunks = to_float32(np.concatenate([c for _, c in heard]))
         # The ear reads at exactly the playback rate, so its chunks are contiguous except
         # while the device was closed: place each run of back-to-back chunks at its time.
+        def at_speech_rate(run: list[np.ndarray]) -> np.ndarray:
+            return resample(np.concatenate(run), speaker_rate, SPEECH_RATE)
+
         pos = 0
-        run_start, run = heard[0][0] - len(heard[0][1]) / speaker_rate, []
+        run: list[np.ndarray] = []
+        run_start = heard[0][0] - len(heard[0][1]) / speaker_rate
         for i, (t, c) in enumerate(heard):
             if i and t - heard[i - 1][0] > 0.25:
-                right = place(right, run_start, _resample(np.concatenate(run), speaker_rate))
+                right = place(right, run_start, at_speech_rate(run))
                 run_start, run = t - len(c) / speaker_rate, []
             run.append(chunks[pos : pos + len(c)])
             pos += len(c)
         if run:
-            right = place(right, run_start, _resample(np.concatenate(run), speaker_rate))
+            right = place(right, run_start, at_speech_rate(run))
     n = max(len(left), len(right))
     stereo = np.zeros((n, 2), np.float32)
     stereo[: len(left), 0] = left
     stereo[: len(right), 1] = right
-    sf.write(path, np.clip(stereo, -1, 1), RATE, subtype="PCM_16")
+    sf.write(path, np.clip(stereo, -1, 1), SPEECH_RATE, subtype="PCM_16")
 
-
-def _resample(x: np.ndarray, rate: int) -> np.ndarray:
-    import soxr
-
-    return x if rate == RATE else soxr.resample(x, rate, RATE).astype(np.float32)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.demo_speech import RATE, to_int16, trim
+from appliance.core.pcm import SPEECH_RATE, resample, to_int16
+from appliance.demo.speech import trim
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "conversation_es"
 USER_VOICE = "jm_kumo"
@@ -26,6 +27,7 @@ LINES: dict[str, str] = {
     "capital": "¿Cuál es la capital de Francia?",
     "people": "¿Y cuántos habitantes tiene?",
     "cancel": "Cancela el temporizador de la pasta.",
+    "stop": "Para, por favor.",
 }
 
 
@@ -37,32 +39,31 @@ def clip(key: str) -> np.ndarray:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run python -m appliance.demo.voices")
     audio, rate = sf.read(path, dtype="float32")
-    if rate != RATE:
-        raise ValueError(f"{path}: expected {RATE} Hz, got {rate}")
+    if rate != SPEECH_RATE:
+        raise ValueError(f"{path}: expected {SPEECH_RATE} Hz, got {rate}")
     return audio
 
 
 def generate(keys: list[str] | None = None) -> None:
     import soundfile as sf
-    import soxr
 
     from appliance import config
     from appliance.speak.tts.kokoro import KokoroEngine
     from appliance.system.modelstore import ModelStore
 
     settings = config.load(None)
-    engine = KokoroEngine(ModelStore(settings.cache_path).resolve("kokoro-82m-int8"),
+    engine = KokoroEngine(ModelStore(settings.cache_path).resolve(settings.tts.kokoro_model),
                           voice=USER_VOICE)
     style = settings.tts.styles["calm"]
     DATA.mkdir(parents=True, exist_ok=True)
     for key, text in LINES.items():
         if keys and key not in keys:
             continue
-        audio = soxr.resample(engine.synthesize(text, style), engine.sample_rate, RATE)
+        audio = resample(engine.synthesize(text, style), engine.sample_rate, SPEECH_RATE)
         audio = trim(np.asarray(audio, np.float32))
         audio *= 0.5 / (float(np.abs(audio).max()) or 1.0)
-        sf.write(DATA / f"{key}.flac", to_int16(audio), RATE, subtype="PCM_16")
-        print(f"{key}.flac {len(audio) / RATE:.2f}s {text}", flush=True)
+        sf.write(DATA / f"{key}.flac", to_int16(audio), SPEECH_RATE, subtype="PCM_16")
+        print(f"{key}.flac {len(audio) / SPEECH_RATE:.2f}s {text}", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ cancellation), so it never wakes itself or transcribes its own voice. When playb
 follow-up window opens after ``settle_ms`` (the room's echo dies down) and lasts
 ``follow_up_s``. An utterance already under way when a window closes is heard to its end.
 
-Events arrive from several threads (playback, buttons, MQTT, the VAD), so every state change
-and every decision happens under one lock. Times are ``time.monotonic()`` seconds.
+What the appliance says reaches the gate as playback events (``on_event``, from the control
+worker); buttons and MQTT change the mode, mute and push-to-talk; the VAD asks and reports
+wake words and utterances. Those come from several threads, so every state change and every
+decision happens under one lock. Times are ``time.monotonic()`` seconds.
 """
 
 from __future__ import annotations
@@ -22,15 +24,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from appliance.config import ListenSettings
-
-MODES = ("wake_word", "push_to_talk", "always")
+from appliance.config import MODES, ListenSettings
+from appliance.pipeline.events import Event, Started, speech_ended
 
 
 class ListenGate:
     def __init__(self, settings: ListenSettings, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.mode = settings.mode
+        self.mode: str = settings.mode
         self.follow_up_s = settings.follow_up_s
         self.settle_s = settings.settle_ms / 1000
         self.echo_cancellation = settings.echo_cancellation
@@ -58,7 +59,20 @@ class ListenGate:
         with self._lock:
             self._muted = muted
 
+    @property
+    def muted(self) -> bool:
+        with self._lock:
+            return self._muted
+
     # --- events -----------------------------------------------------------------------------
+
+    def on_event(self, ev: Event) -> None:
+        """Playback started speaking, or an answer ended (its last sentence played, was
+        stopped, or could not be synthesized): close or reopen the input accordingly."""
+        if isinstance(ev, Started):
+            self.speaking_started()
+        elif speech_ended(ev):
+            self.speaking_ended(ev.t)
 
     def speaking_started(self) -> None:
         """Playback of an answer (or filler, or alarm) began."""

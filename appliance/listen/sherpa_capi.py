@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from appliance.config import VadSettings
+from appliance.core.pcm import SPEECH_RATE
 
-RATE = 16000
 WINDOW_SHIFT = 512  # samples per Silero step at 16 kHz (the `window_size` in sherpa's config)
 V5_CONTEXT = 64  # Silero v5 looks at 64 extra samples of context at 16 kHz
 LIB_ENV = "SHERPA_ONNX_C_API_LIB"
@@ -119,11 +119,11 @@ class CapiSileroDetector:
     Sample indices count from the last ``reset``. Not thread-safe: one owner (the worker).
     """
 
-    def __init__(self, model: str | Path, settings: VadSettings, rate: int = RATE,
+    def __init__(self, model: str | Path, settings: VadSettings, rate: int = SPEECH_RATE,
                  lib: ctypes.CDLL | None = None, context: int | None = None) -> None:
         self._h: int | None = None  # first: __del__ may run on a half-built object
-        if rate != RATE:
-            raise ValueError(f"the Silero VAD runs at {RATE} Hz, got {rate}")
+        if rate != SPEECH_RATE:
+            raise ValueError(f"the Silero VAD runs at {SPEECH_RATE} Hz, got {rate}")
         if not Path(model).is_file():
             raise FileNotFoundError(f"Silero VAD model not found: {model}")
         self._lib = lib or load_library()

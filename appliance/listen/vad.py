@@ -21,8 +21,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from appliance.config import VadSettings
+from appliance.core.pcm import SPEECH_RATE, StreamResampler, to_float32
 from appliance.listen.gate import ListenGate
 from appliance.listen.wakeword import WakeWordDetector
+from appliance.pipeline.contracts import Sink
+from appliance.pipeline.events import SpeechDetected, WakeWordDetected
 from appliance.pipeline.inbox import Full, Inbox
 from appliance.pipeline.messages import (
     AudioFrame,
@@ -34,8 +37,10 @@ from appliance.pipeline.messages import (
 )
 from appliance.pipeline.worker import InboxWorker
 
-RATE = 16000
 CHUNK = 320  # 20 ms: how ``segment_signal`` feeds a whole signal, like a capture period
+
+
+SpeechMessage = SpeechStart | SpeechAudio | SpeechEnd
 
 
 class Detector(Protocol):
@@ -54,7 +59,7 @@ class SileroDetector:
     Sample indices count from the last ``reset``. Not thread-safe: one owner (the worker).
     """
 
-    def __init__(self, model: str | Path, settings: VadSettings, rate: int = RATE) -> None:
+    def __init__(self, model: str | Path, settings: VadSettings, rate: int = SPEECH_RATE) -> None:
         import sherpa_onnx
 
         cfg = sherpa_onnx.VadModelConfig()
@@ -108,7 +113,7 @@ class _Open:
 class Segmenter:
     """Stream logic over a Detector; times are seconds since the first sample fed."""
 
-    def __init__(self, detector: Detector, max_utterance_s: float, rate: int = RATE,
+    def __init__(self, detector: Detector, max_utterance_s: float, rate: int = SPEECH_RATE,
                  quiet_after_cap_s: float = 0.75) -> None:
         self.det = detector
         self.rate = rate
@@ -121,13 +126,13 @@ class Segmenter:
         self._suppress = False  # after a cap: ignore speech until the room is quiet again
         self._quiet = 0
 
-    def feed(self, chunk: np.ndarray) -> list[Any]:
+    def feed(self, chunk: np.ndarray) -> list[SpeechMessage]:
         """Feed float32 samples; returns the speech messages they caused, in order."""
         self.det.accept(chunk)
         self.pos += len(chunk)
         if self._suppress:
             return self._while_suppressed(len(chunk))
-        out: list[Any] = []
+        out: list[SpeechMessage] = []
         for start, n in self.det.pop_segments():
             out += self._segment_done(self._base + start, n)
         if self._open is None and self.det.is_speech():
@@ -144,12 +149,12 @@ class Segmenter:
                 self._suppress, self._quiet = True, 0
         return out
 
-    def finish(self) -> list[Any]:
+    def finish(self) -> list[SpeechMessage]:
         """End of stream: close an utterance still open."""
         if self._suppress:
             return []
         self.det.flush()
-        out: list[Any] = []
+        out: list[SpeechMessage] = []
         for start, n in self.det.pop_segments():
             out += self._segment_done(self._base + start, n)
         if self._open is not None:
@@ -168,8 +173,8 @@ class Segmenter:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _segment_done(self, start: int, n: int) -> list[Any]:
-        out: list[Any] = []
+    def _segment_done(self, start: int, n: int) -> list[SpeechMessage]:
+        out: list[SpeechMessage] = []
         if self._open is None:  # started and ended within one chunk
             u = self._next_utterance
             self._next_utterance += 1
@@ -190,7 +195,7 @@ class Segmenter:
         self.det.reset()
         self._base = self.pos
 
-    def _while_suppressed(self, n: int) -> list[Any]:
+    def _while_suppressed(self, n: int) -> list[SpeechMessage]:
         self.det.pop_segments()
         if self.det.is_speech():
             self._quiet = 0
@@ -204,17 +209,18 @@ class Segmenter:
         return []
 
 
-def segment_signal(signal: np.ndarray, detector: Detector, settings: VadSettings) -> list[Any]:
+def segment_signal(signal: np.ndarray, detector: Detector,
+                   settings: VadSettings) -> list[SpeechMessage]:
     """All speech messages for a whole float32 16 kHz signal, fed in 20 ms chunks."""
     seg = Segmenter(detector, settings.max_utterance_s)
     x = np.asarray(signal, dtype=np.float32)
-    out: list[Any] = []
+    out: list[SpeechMessage] = []
     for i in range(0, len(x), CHUNK):
         out += seg.feed(x[i : i + CHUNK])
     return out + seg.finish()
 
 
-def speech_spans(messages: list[Any]) -> list[tuple[float, float]]:
+def speech_spans(messages: list[SpeechMessage]) -> list[tuple[float, float]]:
     """(start, end) seconds of each finished utterance in a message list."""
     return [(m.t_start, m.t_end) for m in messages if isinstance(m, SpeechEnd)]
 
@@ -228,10 +234,12 @@ class VadWorker(InboxWorker):
 
     name = "vad"
 
-    def __init__(self, settings: VadSettings, model: str | Path, downstream: Inbox, *,
-                 gate: ListenGate | None = None, wakeword: WakeWordDetector | None = None,
-                 name: str | None = None, inbox: Inbox | None = None) -> None:
-        super().__init__(name, inbox if inbox is not None else Inbox(256, drop_oldest=True))
+    def __init__(self, settings: VadSettings, model: str | Path, downstream: Sink, *,
+                 events: Sink | None = None, gate: ListenGate | None = None,
+                 wakeword: WakeWordDetector | None = None, name: str | None = None,
+                 inbox: Inbox | None = None) -> None:
+        super().__init__(name, inbox if inbox is not None else Inbox(256, drop_oldest=True),
+                         events=events)
         self.settings = settings
         self.gate = gate
         self.wakeword = wakeword
@@ -241,8 +249,7 @@ class VadWorker(InboxWorker):
         self.downstream = downstream
         self.t0: float | None = None
         self._seg: Segmenter | None = None
-        self._resampler: Any = None
-        self._rate = RATE
+        self._resampler: StreamResampler | None = None
         self._next_seq: int | None = None
         self.gaps = 0  # frames lost upstream (inbox dropped the oldest)
         self.utterances = 0
@@ -262,7 +269,7 @@ class VadWorker(InboxWorker):
     def teardown(self) -> None:
         self._seg = None
 
-    def handle(self, msg: Any) -> None:
+    def handle(self, msg: object) -> None:
         if not isinstance(msg, AudioFrame):
             self.log.warning("ignoring unexpected message %s", type(msg).__name__)
             return
@@ -272,7 +279,7 @@ class VadWorker(InboxWorker):
         if self._next_seq is not None and msg.seq > self._next_seq:
             lost = min(msg.seq - self._next_seq, 50)
             self.gaps += msg.seq - self._next_seq
-            self._emit(self._seg.feed(np.zeros(lost * len(msg.samples) * RATE // msg.rate,
+            self._emit(self._seg.feed(np.zeros(lost * len(msg.samples) * SPEECH_RATE // msg.rate,
                                                np.float32)))
         self._next_seq = msg.seq + 1
         chunk = self._to_float(msg)
@@ -296,6 +303,7 @@ class VadWorker(InboxWorker):
                 self.wakes += 1
                 self.log.info("wake word %r heard", self.wakeword.word)
                 self.gate.wake(frame.t)
+                self.report(WakeWordDetected(word=self.wakeword.word))
                 return np.zeros_like(chunk)  # the wake word itself is not the command
         elif self.wakeword is not None and self._ww_listening:
             self.wakeword.reset()  # stale audio must not complete a word later
@@ -307,20 +315,19 @@ class VadWorker(InboxWorker):
         return np.zeros_like(chunk)
 
     def _to_float(self, frame: AudioFrame) -> np.ndarray:
-        x = frame.samples.astype(np.float32) / 32768.0
-        if frame.rate == RATE:
+        x = to_float32(frame.samples)
+        if frame.rate == SPEECH_RATE:
             return x
-        if self._resampler is None or self._rate != frame.rate:
-            import soxr
+        if self._resampler is None or self._resampler.src_rate != frame.rate:
+            self._resampler = StreamResampler(frame.rate, SPEECH_RATE)
+        return self._resampler(x)
 
-            self._resampler = soxr.ResampleStream(frame.rate, RATE, 1, dtype="float32")
-            self._rate = frame.rate
-        return self._resampler.resample_chunk(x)
-
-    def _emit(self, messages: list[Any]) -> None:
+    def _emit(self, messages: list[SpeechMessage]) -> None:
         for m in messages:
-            if isinstance(m, SpeechStart) and self.gate is not None:
-                self.gate.speech_started()
+            if isinstance(m, SpeechStart):
+                if self.gate is not None:
+                    self.gate.speech_started()
+                self.report(SpeechDetected(utterance=m.utterance))
             if isinstance(m, SpeechEnd):
                 self.utterances += 1
                 self.capped += int(m.capped)

@@ -8,13 +8,8 @@ Not thread-safe: one owner (the VAD worker) feeds it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from appliance.config import ListenSettings
-    from appliance.system.modelstore import ModelStore
 
 
 class WakeWordError(RuntimeError):
@@ -70,13 +65,3 @@ class WakeWordDetector:
         self._model.reset()
         self._features.reset()
         self.max_prob = 0.0
-
-
-def load_wakeword(listen: ListenSettings, store: ModelStore) -> WakeWordDetector | None:
-    """The configured detector in ``wake_word`` mode, else None. The packaged models share
-    one directory (manifest entry ``okay_nabu``); a word with its own manifest entry (a
-    custom model fetched on the device) is looked up under its own name."""
-    if listen.mode != "wake_word":
-        return None
-    name = listen.wake_word if listen.wake_word in store.specs else "okay_nabu"
-    return WakeWordDetector(store.resolve(name), listen.wake_word, listen.sensitivity)

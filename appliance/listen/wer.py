@@ -7,7 +7,8 @@ as errors: what matters for a voice command is the words.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from appliance.core.text import strip_accents
 
 _NUMBERS = {
     "es": ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve",
@@ -27,8 +28,7 @@ _ABBREV = {"en": {"mr": "mister", "mrs": "missus", "dr": "doctor"}, "es": {"sr":
 
 
 def normalize(text: str, language: str = "es") -> list[str]:
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = strip_accents(text.lower())
     text = re.sub(r"[-‐–—/]", " ", text)
     text = re.sub(r"[^\w\s']", " ", text).replace("'", "")
     words = []

@@ -71,6 +71,11 @@ class Inbox:
         with self._cond:
             return bool(self._control)
 
+    def peek_control(self) -> Control | None:
+        """The control message ``get`` would return next, left in place."""
+        with self._cond:
+            return self._control[0] if self._control else None
+
     def flush(self) -> int:
         with self._cond:
             n = len(self._data)

@@ -1,15 +1,21 @@
-"""Starts workers in threads, restarts a crashed one, stops them all within a deadline."""
+"""Starts workers in threads, restarts a crashed one, stops them all within a deadline.
+
+A crash and the recovery after it are reported as events, so the phase shows ``error`` while
+a stage is down. Heartbeat ages use the injected clock (tests move it by hand).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from appliance.pipeline.contracts import Sink
+from appliance.pipeline.events import WorkerCrashed, WorkerRecovered
 from appliance.pipeline.messages import Shutdown
-from appliance.pipeline.worker import StopWorker, Worker
+from appliance.pipeline.worker import Discard, StopWorker, Worker
 
 log = logging.getLogger("appliance.supervisor")
 
@@ -31,6 +37,8 @@ class Supervisor:
         restart_backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         heartbeat_timeout_s: float = 10.0,
+        events: Sink | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.workers = list(workers)
         names = [w.name for w in self.workers]
@@ -39,6 +47,11 @@ class Supervisor:
         self.restart_backoff_s = restart_backoff_s
         self.max_backoff_s = max_backoff_s
         self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.events: Sink = events if events is not None else Discard()
+        if clock is not None:
+            for w in self.workers:
+                w.heartbeat.clock = clock
+                w.heartbeat.beat()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._restarts = {w.name: 0 for w in self.workers}
@@ -115,25 +128,34 @@ class Supervisor:
 
     def _run(self, w: Worker) -> None:
         backoff = self.restart_backoff_s
+        crashed = False
         while not self._stop.is_set():
             started = time.monotonic()
             try:
                 w.heartbeat.beat()
                 w.setup()
                 ready = self._ready[w.name]
+                up = False
                 while not self._stop.is_set():
                     w.heartbeat.beat()
-                    if not ready.is_set() and w.is_ready():
+                    if not up and w.is_ready():
+                        up = True
                         ready.set()
+                        if crashed:
+                            crashed = False
+                            self.events.put(WorkerRecovered(worker=w.name))
                     w.step()
                 return
             except StopWorker:
                 return
-            except Exception:
+            except Exception as exc:
                 with self._lock:
                     self._restarts[w.name] += 1
                     n = self._restarts[w.name]
                 log.exception("worker %s crashed (restart #%d in %.2fs)", w.name, n, backoff)
+                crashed = True
+                error = f"{type(exc).__name__}: {exc}"[:200]
+                self.events.put(WorkerCrashed(worker=w.name, error=error, restarts=n))
             finally:
                 try:
                     w.teardown()

@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from appliance.pipeline.inbox import Inbox
+from appliance.pipeline.contracts import Sink
+from appliance.pipeline.events import Event
+from appliance.pipeline.inbox import Full, Inbox
 from appliance.pipeline.messages import Control, Shutdown
 
 
@@ -22,31 +25,51 @@ class StopWorker(Exception):
 class Heartbeat:
     """Last time a worker proved it was alive; read by the supervisor and the watchdog."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._lock = threading.Lock()
-        self._t = time.monotonic()
+        self._t = clock()
 
     def beat(self) -> None:
-        t = time.monotonic()
+        t = self.clock()
         with self._lock:
             self._t = t
 
     def age(self) -> float:
         with self._lock:
-            return time.monotonic() - self._t
+            return self.clock() - self._t
+
+
+class Discard:
+    """The events sink of a worker run without a control plane (a test, a CLI tool)."""
+
+    def put(self, msg: Any, timeout: float | None = None) -> None:
+        pass
 
 
 class Worker:
-    """Base class: override ``setup``, ``step`` and ``teardown``."""
+    """Base class: override ``setup``, ``step`` and ``teardown``.
+
+    Every worker has the same output contract: its data goes to its downstream (given to its
+    constructor) and what happened goes to ``events`` through ``report``."""
 
     name = "worker"
 
-    def __init__(self, name: str | None = None, inbox: Inbox | None = None) -> None:
+    def __init__(self, name: str | None = None, inbox: Inbox | None = None, *,
+                 events: Sink | None = None) -> None:
         if name:
             self.name = name
         self.inbox = inbox
+        self.events: Sink = events if events is not None else Discard()
         self.heartbeat = Heartbeat()
         self.log = logging.getLogger(f"appliance.{self.name}")
+
+    def report(self, event: Event) -> None:
+        """Hand an event to the control worker; never blocks an audio thread for long."""
+        try:
+            self.events.put(event, timeout=0.05)
+        except Full:
+            self.log.warning("events inbox full: %s dropped", type(event).__name__)
 
     def setup(self) -> None:
         """Open devices and models; runs in the worker's thread, again after each restart."""
@@ -70,11 +93,12 @@ class InboxWorker(Worker):
 
     poll_s = 0.1
 
-    def __init__(self, name: str | None = None, inbox: Inbox | None = None) -> None:
-        super().__init__(name, inbox if inbox is not None else Inbox())
+    def __init__(self, name: str | None = None, inbox: Inbox | None = None, *,
+                 events: Sink | None = None) -> None:
+        self.inbox: Inbox = inbox if inbox is not None else Inbox()
+        super().__init__(name, self.inbox, events=events)
 
     def step(self) -> None:
-        assert self.inbox is not None
         msg = self.inbox.get(self.poll_s)
         if msg is None:
             self.idle()

@@ -7,9 +7,11 @@ finish ``margin_s`` before that moment (at once if that is already past), and ne
 once keeps the CPU free for the LLM that is still writing the answer, and wastes little when
 an answer is interrupted. Predicted and actual times are recorded for the benchmark.
 
-An ``Interrupt`` put into this worker's inbox stops playback at once (from the sender's
-thread, through the priority queue) and makes the worker drop pending and in-flight work.
-Pre-rendered audio (fillers, cached templates) skips synthesis and is only converted.
+An ``Interrupt`` (from the interruption service, which has already stopped playback) makes
+the worker drop the sentences it holds; a sentence in synthesis at that moment is refused by
+the priority queue when it arrives, because it was requested before the interrupt.
+Pre-rendered audio (fillers, cached templates) skips synthesis and is only converted. A
+sentence that cannot be synthesized is reported (``SpeechFailed``), so its answer still ends.
 """
 
 from __future__ import annotations
@@ -23,13 +25,21 @@ from typing import Any
 
 import numpy as np
 
-from appliance.audio.resample import resample, to_float32, to_int16
 from appliance.config import Settings, StyleSettings
+from appliance.core.pcm import resample, to_float32, to_int16
+from appliance.pipeline.contracts import Sink
+from appliance.pipeline.events import SpeechFailed
 from appliance.pipeline.inbox import Inbox
-from appliance.pipeline.messages import Control, Interrupt
+from appliance.pipeline.messages import (
+    Control,
+    Interrupt,
+    Priority,
+    SetLookahead,
+    SpeakRequest,
+    Utterance,
+)
+from appliance.pipeline.priority import PriorityQueue
 from appliance.pipeline.worker import InboxWorker
-from appliance.speak.messages import Priority, SpeakRequest, Utterance
-from appliance.speak.priority import PriorityQueue
 from appliance.speak.tts.base import TtsEngine
 
 
@@ -50,20 +60,6 @@ class Prediction:
         return abs(self.predicted_s - self.actual_s) / self.actual_s
 
 
-class InterruptingInbox(Inbox):
-    """An inbox whose ``put(Interrupt)`` also runs a hook in the sender's thread, so playback
-    stops now rather than after the synthesis this worker may be busy with."""
-
-    def __init__(self, on_interrupt: Callable[[Interrupt], None], maxsize: int = 256) -> None:
-        super().__init__(maxsize)
-        self._on_interrupt = on_interrupt
-
-    def put(self, msg: Any, timeout: float | None = None) -> None:
-        if isinstance(msg, Interrupt):
-            self._on_interrupt(msg)
-        super().put(msg, timeout)
-
-
 class ProducerWorker(InboxWorker):
     name = "speak"
 
@@ -72,6 +68,7 @@ class ProducerWorker(InboxWorker):
         engine: TtsEngine,
         queue: PriorityQueue,
         *,
+        events: Sink | None = None,
         device_rate: int,
         styles: dict[str, StyleSettings] | None = None,
         default_style: str = "normal",
@@ -80,8 +77,9 @@ class ProducerWorker(InboxWorker):
         lookahead: int = 3,
         name: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        inbox: Inbox | None = None,
     ) -> None:
-        super().__init__(name, InterruptingInbox(self._interrupted))
+        super().__init__(name, inbox if inbox is not None else Inbox(256), events=events)
         self.engine = engine
         self.queue = queue
         self.device_rate = device_rate
@@ -92,8 +90,7 @@ class ProducerWorker(InboxWorker):
         self.alpha = ewma_alpha
         self.margin_s = margin_s
         self.clock = clock
-        self._lock = threading.Lock()  # generation, lookahead, ewma and counters
-        self._generation = 0
+        self._lock = threading.Lock()  # lookahead, ewma and counters (read by stats())
         self._lookahead = lookahead
         self._ewma: float | None = None  # synthesis seconds per character
         self._pending: deque[SpeakRequest] = deque()  # worker thread only
@@ -104,31 +101,17 @@ class ProducerWorker(InboxWorker):
 
     @classmethod
     def from_settings(
-        cls, engine: TtsEngine, queue: PriorityQueue, settings: Settings
+        cls, engine: TtsEngine, queue: PriorityQueue, settings: Settings, *,
+        events: Sink | None = None, inbox: Inbox | None = None,
     ) -> ProducerWorker:
         sp = settings.speak
         return cls(
-            engine, queue, device_rate=settings.audio.playback_rate,
+            engine, queue, events=events, inbox=inbox, device_rate=settings.audio.playback_rate,
             styles=dict(settings.tts.styles), default_style=settings.tts.style,
             ewma_alpha=sp.ewma_alpha, margin_s=sp.margin_s, lookahead=sp.lookahead,
         )
 
-    # --- thread-safe controls ---------------------------------------------------------------
-
-    def interrupt(self, reason: str = "interrupt") -> None:
-        """From any thread: silence playback now and drop this turn's pending sentences."""
-        assert self.inbox is not None
-        self.inbox.put(Interrupt(reason=reason))
-
-    def _interrupted(self, msg: Interrupt) -> None:
-        with self._lock:
-            self._generation += 1
-        self.queue.interrupt(msg.reason)
-
-    def set_lookahead(self, n: int) -> None:
-        """Sentences synthesized ahead at most (the interrupt predictor shrinks it)."""
-        with self._lock:
-            self._lookahead = max(1, int(n))
+    # --- figures (any thread) ---------------------------------------------------------------
 
     @property
     def lookahead(self) -> int:
@@ -139,14 +122,6 @@ class ProducerWorker(InboxWorker):
     def ewma_s_per_char(self) -> float | None:
         with self._lock:
             return self._ewma
-
-    def backlog(self) -> int:
-        """Sentences not yet handed to the queue: in the inbox, pending here, or in synthesis
-        (the inbox alone looks empty while sentences wait here for their start time)."""
-        assert self.inbox is not None
-        with self._lock:
-            working = self._working
-        return len(self.inbox) + len(self._pending) + working
 
     def records(self) -> list[Prediction]:
         with self._lock:
@@ -161,7 +136,6 @@ class ProducerWorker(InboxWorker):
                 "recent_error": sum(errors) / len(errors) if errors else None,
                 "late": sum(1 for r in self._records if r.late_s > 0),
                 "lookahead": self._lookahead,
-                "pending": len(self._pending),
             }
 
     # --- worker -----------------------------------------------------------------------------
@@ -171,6 +145,10 @@ class ProducerWorker(InboxWorker):
         super().step()
 
     def on_control(self, msg: Control) -> None:
+        if isinstance(msg, SetLookahead):
+            with self._lock:
+                self._lookahead = msg.sentences
+            return
         self._drop_pending()
         if isinstance(msg, Interrupt):
             self._timeline.clear()
@@ -190,13 +168,7 @@ class ProducerWorker(InboxWorker):
 
     def idle(self) -> None:
         if self._pending and self._wait_s() <= 0:
-            with self._lock:
-                self._working = 1
-            try:
-                self._produce(self._pending.popleft())
-            finally:
-                with self._lock:
-                    self._working = 0
+            self._produce(self._pending.popleft())
 
     # --- scheduling -------------------------------------------------------------------------
 
@@ -230,27 +202,25 @@ class ProducerWorker(InboxWorker):
     # --- producing --------------------------------------------------------------------------
 
     def _produce(self, req: SpeakRequest) -> None:
-        with self._lock:
-            generation = self._generation
         if req.audio is not None:
             audio = self._convert(req.audio, req.rate)
             self._count("passed_through")
         else:
-            audio = self._synthesize(req)
-            if audio is None:
+            synthesized = self._synthesize(req)
+            if synthesized is None:
                 return
-        with self._lock:
-            stale = generation != self._generation
-        if stale:  # interrupted while we worked: this turn is over
-            self._count("dropped")
-            return
+            audio = synthesized
         if not len(audio):
+            self.report(SpeechFailed(answer=req.answer, index=req.index, last=req.last,
+                                     reason="no audio"))
             return
         utt = Utterance(
             audio, self.device_rate, req.priority, answer=req.answer, index=req.index,
             text=req.text, kind=req.kind, last=req.last, t_request=req.t,
         )
-        if self.queue.put(utt):
+        if not self.queue.put(utt):  # its turn was interrupted while we worked
+            self._count("dropped")
+        else:
             now = self.clock()
             start = max(now, self._timeline[-1][1]) if self._timeline else now
             self._timeline.append((start, start + utt.duration))
@@ -271,6 +241,8 @@ class ProducerWorker(InboxWorker):
         except Exception as exc:  # a bad sentence must not take the speaker down
             self.log.error("speak: synthesis failed for %r: %s", req.text[:80], exc)
             self._count("failed")
+            self.report(SpeechFailed(answer=req.answer, index=req.index, last=req.last,
+                                     reason=str(exc)[:200]))
             return None
         done = self.clock()
         actual = done - now

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from appliance.config import StyleSettings
+from appliance.core import atomic
 from appliance.speak.tts.base import TtsEngine
 
 log = logging.getLogger(__name__)
@@ -87,11 +87,9 @@ class RenderedAudioCache:
 
     def _store(self, path: Path, audio: np.ndarray) -> None:
         """Best effort: a read-only or full disk costs a re-render next start, nothing more."""
+        buf = io.BytesIO()
+        np.save(buf, audio, allow_pickle=False)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, audio, allow_pickle=False)
-            os.replace(tmp, path)
+            atomic.write_bytes(path, buf.getvalue(), durable=False)
         except OSError as exc:
             log.warning("cannot store rendered audio in %s: %s", path.parent, exc)

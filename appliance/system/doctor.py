@@ -11,15 +11,14 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from appliance.config import Settings
 from appliance.system.interp import free_threaded_build, gil_enabled
-from appliance.system.modelstore import ModelMissing, ModelStore
+from appliance.system.modelstore import ModelMissing, ModelStore, load_manifest, wakeword_entry
 
 MIN_FREE_MB = 200
-KOKORO_MODEL = "kokoro-82m-int8"
 
 
 @dataclass(frozen=True)
@@ -71,19 +70,20 @@ def check_pcm(settings: Settings, playback: bool) -> Check:
         pcm.close()
 
 
-def models_needed(settings: Settings) -> list[str]:
-    """Manifest names the configured pipeline loads."""
+def models_needed(settings: Settings, specs: Collection[str] | None = None) -> list[str]:
+    """Manifest names the configured pipeline loads (``specs``: the manifest's names)."""
     names = [settings.vad.model]
     stt = settings.stt
     names.append(stt.whisper_model if stt.engine == "whisper" else stt.vosk_model)
     if settings.tts.engine == "kokoro":
-        names.append(KOKORO_MODEL)
+        names.append(settings.tts.kokoro_model)
     elif settings.tts.engine == "vits":
         names.append(settings.tts.vits_model)
     if settings.brain.llm_model:  # "" = no LLM: open questions get a spoken apology
         names.append(settings.brain.llm_model)
     if settings.listen.mode == "wake_word":
-        names.append("okay_nabu")  # the pymicro-wakeword models dir holds every wake word
+        names.append(wakeword_entry(settings.listen.wake_word,
+                                    load_manifest() if specs is None else specs))
     return list(dict.fromkeys(names))
 
 
@@ -91,7 +91,7 @@ def check_models(settings: Settings, store: ModelStore) -> list[Check]:
     from appliance.system.verify import verify_model
 
     out = []
-    for name in models_needed(settings):
+    for name in models_needed(settings, store.specs):
         try:
             v = verify_model(store, name)
         except ModelMissing as exc:

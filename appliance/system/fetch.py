@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import shutil
 import sys
 import tarfile
@@ -24,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 from urllib.parse import urlparse
 
+from appliance.core import atomic
 from appliance.system.modelstore import ModelSpec, ModelStore, RemoteFile, sha256_file
 
 log = logging.getLogger("appliance.fetch")
@@ -250,8 +250,8 @@ def _verify_download(name: str, remote: RemoteFile, part: Path) -> None:
 def _install(store: ModelStore, spec: ModelSpec, parts: list[tuple[RemoteFile, Path]],
              target: Path) -> None:
     """Unpack next to the target and rename into place; the old copy goes only after."""
+    store.root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.", dir=store.root))
-    old: Path | None = None
     try:
         for remote, part in parts:
             unpack(part, remote.archive, tmp, _download_name(remote.url, spec.name))
@@ -266,12 +266,6 @@ def _install(store: ModelStore, spec: ModelSpec, parts: list[tuple[RemoteFile, P
         write_file_list(content)
         marker = " ".join(r.sha256 for r, _ in parts) if spec.verifiable else "unverified"
         (content / ".complete").write_text(marker + "\n")
-        staged = tmp if content == tmp else content
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{spec.name}.old.", dir=store.root))
-            os.replace(target, old / "model")
-        os.replace(staged, target)
+        atomic.replace_dir(content, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)

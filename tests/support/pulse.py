@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.alsa import STOCK, pulse_pcm
+from appliance.audio.alsa import STOCK_CONFIG
+from tests.support.alsa import pulse_pcm
 
 
 class PulseServer:
@@ -35,7 +36,7 @@ class PulseServer:
             "XDG_RUNTIME_DIR": str(self.runtime),
             "HOME": str(self.home),
             "PULSE_SERVER": f"unix:{self.runtime}/pulse/native",
-            "ALSA_CONFIG_PATH": f"{STOCK}:{self.conf}",
+            "ALSA_CONFIG_PATH": f"{STOCK_CONFIG}:{self.conf}",
         }
 
     def start(self, timeout: float = 10.0) -> None:

@@ -1,6 +1,6 @@
 """Test audio: Spanish utterances with known boundaries (Kokoro clips, espeak-ng), noises.
 
-The generator itself lives in the package (appliance.demo_speech) because the demo and the
+The generator itself lives in the package (appliance.demo.speech) because the demo and the
 benchmark use it too; this module adds what only tests need.
 """
 
@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from appliance.demo_speech import (
-    RATE,
-    SENTENCES,
-    Utterance,
-    compose,
-    espeak,
-    recorded,
-    to_int16,
-)
+from appliance.core.pcm import SPEECH_RATE as RATE
+from appliance.core.pcm import to_int16
+from appliance.demo.speech import SENTENCES, Utterance, compose, espeak, recorded
 
 SPANISH_SENTENCES = SENTENCES
 

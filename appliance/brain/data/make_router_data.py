@@ -13,6 +13,7 @@ import json
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 from appliance.brain.data.router_patterns import (
     CONTEXTUAL,
@@ -79,7 +80,7 @@ def generate(seed: int = SEED) -> list[dict]:
         if (text, prev) in seen:
             return
         seen.add((text, prev))
-        row = {"text": text, "intent": intent, "prev": prev, "group": group}
+        row: dict[str, Any] = {"text": text, "intent": intent, "prev": prev, "group": group}
         if intent in ("timer_set", "timer_cancel", "timer_query") and slots:
             row["slots"] = slots
         rows.append(row)

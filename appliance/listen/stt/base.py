@@ -7,15 +7,9 @@ by ``appliance transcribe`` and the tests. Audio is always float32 mono 16 kHz i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from appliance.config import SttSettings
-    from appliance.system.modelstore import ModelStore
-
-RATE = 16000
 
 
 class SttSession(Protocol):
@@ -56,17 +50,3 @@ class BufferedSession:
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
         self._chunks = []
         return self._engine.transcribe(audio)
-
-
-def load_engine(settings: SttSettings, store: ModelStore) -> SttEngine:
-    """The configured engine with its model loaded (slow: call once, in a worker or CLI)."""
-    if settings.engine == "whisper":
-        # In-process faster-whisper, or a helper process where it cannot load (python3.13t).
-        from appliance.listen.stt.whisper_proc import load_whisper
-
-        return load_whisper(store.resolve(settings.whisper_model), settings)
-    if settings.engine == "vosk":
-        from appliance.listen.stt.vosk import VoskEngine
-
-        return VoskEngine(store.resolve(settings.vosk_model), settings)
-    raise ValueError(f"stt.engine: unknown engine {settings.engine!r}")

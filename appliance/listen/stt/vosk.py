@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from appliance.config import SttSettings
-
-RATE = 16000
+from appliance.core.pcm import SPEECH_RATE, to_int16
 
 
 class VoskSession:
@@ -25,7 +25,7 @@ class VoskSession:
         self._partial = ""
 
     def feed(self, samples: np.ndarray) -> None:
-        pcm = (np.clip(np.asarray(samples, np.float32), -1.0, 1.0) * 32767).astype("<i2")
+        pcm = to_int16(np.asarray(samples, np.float32))
         if self._rec.AcceptWaveform(pcm.tobytes()):
             self._keep(json.loads(self._rec.Result()).get("text", ""))
             self._partial = ""
@@ -60,13 +60,13 @@ class VoskEngine:
         self._vosk = vosk
         self._lock = threading.Lock()
 
-    def recognizer(self):  # -> vosk.KaldiRecognizer
+    def recognizer(self) -> Any:  # vosk.KaldiRecognizer
         with self._lock:  # the model is shared; recognizer creation touches it
             if self.grammar:
                 # "[unk]" lets out-of-grammar speech come out as unknown, not a forced match.
                 phrases = json.dumps([*self.grammar, "[unk]"], ensure_ascii=False)
-                return self._vosk.KaldiRecognizer(self._model, RATE, phrases)
-            return self._vosk.KaldiRecognizer(self._model, RATE)
+                return self._vosk.KaldiRecognizer(self._model, SPEECH_RATE, phrases)
+            return self._vosk.KaldiRecognizer(self._model, SPEECH_RATE)
 
     def start(self) -> VoskSession:
         return VoskSession(self)

@@ -102,23 +102,6 @@ class WhisperProcessEngine:
             self._proc = None
 
 
-def load_whisper(model_dir: str | Path, settings: SttSettings):
-    """WhisperEngine in-process where faster-whisper loads, else the helper-process engine."""
-    try:
-        import faster_whisper  # noqa: F401
-    except ImportError as exc:
-        python = os.environ.get(ENV)
-        if not python:
-            raise RuntimeError(
-                f"faster-whisper cannot load on this interpreter ({exc}); set {ENV} to a "
-                "Python that has it (e.g. .venv/bin/python) to run Whisper in a helper process"
-            ) from exc
-        return WhisperProcessEngine(model_dir, settings, python)
-    from appliance.listen.stt.whisper import WhisperEngine
-
-    return WhisperEngine(model_dir, settings)
-
-
 def serve(model_dir: str, settings_json: str) -> int:
     """Child side: load the model, then answer requests until stdin closes."""
     from appliance.listen.stt.whisper import WhisperEngine

@@ -3,6 +3,7 @@
 A session opens at SpeechStart, is fed every SpeechAudio (so a streaming engine decodes while
 the person is still talking and publishes partials) and is closed at SpeechEnd with a final
 Transcript - also when the text is empty, so downstream always learns the utterance ended.
+Each final transcript is also reported (``Heard``) for Home Assistant and the phase.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import threading
 from typing import Any
 
 from appliance.config import SttSettings
-from appliance.listen.stt.base import SttEngine, SttSession, load_engine
+from appliance.core.pcm import SPEECH_RATE
+from appliance.listen.stt.base import SttEngine, SttSession
+from appliance.listen.stt.factory import load_engine
+from appliance.pipeline.contracts import ModelResolver, Sink
+from appliance.pipeline.events import Heard
 from appliance.pipeline.inbox import Full, Inbox
 from appliance.pipeline.messages import (
     Control,
@@ -27,7 +32,8 @@ from appliance.pipeline.worker import InboxWorker
 class SttWorker(InboxWorker):
     name = "stt"
 
-    def __init__(self, settings: SttSettings, downstream: Inbox, *, store: Any = None,
+    def __init__(self, settings: SttSettings, downstream: Sink, *,
+                 events: Sink | None = None, store: ModelResolver | None = None,
                  engine: SttEngine | None = None, name: str | None = None,
                  inbox: Inbox | None = None) -> None:
         """Give either ``store`` (a ModelStore: the engine is loaded in ``setup``, in this
@@ -35,7 +41,7 @@ class SttWorker(InboxWorker):
         if engine is None and store is None:
             raise ValueError("SttWorker needs a ModelStore or a loaded engine")
         # Whisper holds the stage ~2 s per utterance: room for that much streamed audio.
-        super().__init__(name, inbox if inbox is not None else Inbox(2048))
+        super().__init__(name, inbox if inbox is not None else Inbox(2048), events=events)
         self.settings = settings
         self.downstream = downstream
         self.store = store
@@ -52,6 +58,7 @@ class SttWorker(InboxWorker):
 
     def setup(self) -> None:
         if self.engine is None:
+            assert self.store is not None
             self.engine = load_engine(self.settings, self.store)
         self._session = None
 
@@ -65,7 +72,7 @@ class SttWorker(InboxWorker):
                 return  # its start was lost to an interrupt: nothing to attach it to
             self._session.feed(msg.samples)
             with self._lock:
-                self.audio_s += len(msg.samples) / 16000
+                self.audio_s += len(msg.samples) / SPEECH_RATE
             self._publish_partial()
         elif isinstance(msg, SpeechEnd):
             if self._session is None or msg.utterance != self._utterance:
@@ -80,9 +87,10 @@ class SttWorker(InboxWorker):
                 self.last_decode[msg.utterance] = took
                 if len(self.last_decode) > 16:
                     del self.last_decode[min(self.last_decode)]
-            self._put(Transcript(msg.utterance, text, True, msg.t_start, msg.t_end,
-                                 msg.t_detected, engine=self._engine_name(),
-                                 language=self.settings.language), timeout=5.0)
+            final = Transcript(msg.utterance, text, True, msg.t_start, msg.t_end, msg.t_detected,
+                               engine=self._engine_name(), language=self.settings.language)
+            self.report(Heard(transcript=final))  # before the brain can react to it
+            self._put(final, timeout=5.0)
         else:
             self.log.warning("ignoring unexpected message %s", type(msg).__name__)
 

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import logging
 
-from appliance.config import Settings
+from appliance.config import TTS_ENGINES, Settings
+from appliance.pipeline.contracts import ModelResolver
 from appliance.speak.tts.base import TtsEngine, TtsError
-from appliance.system.modelstore import ModelMissing, ModelStore
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("kokoro", "vits", "espeak")
-KOKORO_MODEL = "kokoro-82m-int8"
 
 
-def _build(name: str, settings: Settings, store: ModelStore) -> TtsEngine:
+def _build(name: str, settings: Settings, store: ModelResolver) -> TtsEngine:
     tts = settings.tts
     voice = tts.voice if name == tts.engine else ""  # a voice name belongs to one engine
     if name == "kokoro":
         from appliance.speak.tts.kokoro import KokoroEngine
 
-        return KokoroEngine(store.resolve(KOKORO_MODEL), voice=voice, threads=tts.threads)
+        return KokoroEngine(store.resolve(tts.kokoro_model), voice=voice, threads=tts.threads)
     if name == "vits":
         from appliance.speak.tts.vits import VitsEngine
 
@@ -38,21 +36,20 @@ def _build(name: str, settings: Settings, store: ModelStore) -> TtsEngine:
         from appliance.speak.tts.espeak import EspeakEngine
 
         return EspeakEngine(voice)
-    raise TtsError(f"unknown TTS engine {name!r}; choose one of {', '.join(ENGINES)}")
+    raise TtsError(f"unknown TTS engine {name!r}; choose one of {', '.join(TTS_ENGINES)}")
 
 
 def create_engine(
-    settings: Settings, store: ModelStore | None = None, engine: str | None = None
+    settings: Settings, store: ModelResolver, engine: str | None = None
 ) -> TtsEngine:
     """The engine named by ``engine`` (default ``settings.tts.engine``), or espeak-ng when
     that one cannot be loaded. Raises TtsError only if espeak-ng itself is unusable."""
     name = engine or settings.tts.engine
-    if name not in ENGINES:
-        raise TtsError(f"unknown TTS engine {name!r}; choose one of {', '.join(ENGINES)}")
-    store = store or ModelStore(settings.cache_path)
+    if name not in TTS_ENGINES:
+        raise TtsError(f"unknown TTS engine {name!r}; choose one of {', '.join(TTS_ENGINES)}")
     try:
         return _build(name, settings, store)
-    except (ModelMissing, TtsError, OSError, ValueError, RuntimeError) as exc:
+    except (TtsError, OSError, ValueError, RuntimeError) as exc:  # ModelMissing too
         if name == "espeak":
             raise TtsError(f"espeak-ng is unusable: {exc}") from exc
         log.error("TTS engine %r unavailable (%s); falling back to espeak-ng", name, exc)

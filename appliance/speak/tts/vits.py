@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from appliance.config import StyleSettings
+from appliance.core import atomic
 from appliance.speak.tts import phonemes
 from appliance.speak.tts.base import TtsError
 
@@ -86,9 +86,7 @@ def prepare_for_sherpa(model_dir: Path, cache_dir: Path) -> Path:
         }
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise TtsError(f"Piper voice config {json_path} is unusable: {exc}") from exc
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
-    try:
+    with atomic.staged_dir(target) as tmp:
         shutil.copyfile(onnx_path, tmp / "model.onnx")
         with (tmp / "model.onnx").open("ab") as fh:
             fh.write(metadata_entries(meta))
@@ -96,12 +94,6 @@ def prepare_for_sherpa(model_dir: Path, cache_dir: Path) -> Path:
         (tmp / "tokens.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         shutil.copyfile(json_path, tmp / "piper.json")
         (tmp / ".complete").write_text(stamp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     log.info("vits: prepared %s for sherpa-onnx in %s", onnx_path.name, target)
     return target
 
@@ -129,7 +121,7 @@ class VitsEngine:
         # Load now, for the style in use: a broken model fails at start, not mid-answer.
         self._tts(first.noise_scale, first.noise_scale_w)
 
-    def _tts(self, noise_scale: float, noise_scale_w: float):  # -> sherpa_onnx.OfflineTts
+    def _tts(self, noise_scale: float, noise_scale_w: float) -> Any:  # sherpa_onnx.OfflineTts
         import sherpa_onnx
 
         key = (round(noise_scale, 3), round(noise_scale_w, 3))

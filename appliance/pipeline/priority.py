@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from appliance.speak.messages import Priority, Utterance
+from appliance.pipeline.messages import Priority, Utterance
 
 PLAYED, STOPPED, FLUSHED = "played", "stopped", "flushed"
 OutcomeFn = Callable[[Utterance, str, str], None]  # (utterance, outcome, reason)
@@ -122,21 +122,24 @@ class PriorityQueue:
         if answer and answer not in self._dead_answers:
             self._dead_answers.append(answer)
 
-    def interrupt(self, reason: str = "interrupt") -> int:
-        """Stop what plays and flush everything requested until now; returns items flushed."""
+    def interrupt(self, reason: str = "interrupt", t: float | None = None) -> bool:
+        """Stop what plays and flush everything requested until ``t`` (default now). True if
+        this call asked the utterance playing to stop: playback then reports ``Silent``."""
         done: list[tuple[Utterance, str, str]] = []
+        stopping = False
         with self._cond:
             self._interrupts += 1
-            self._cutoff = time.monotonic()
+            self._cutoff = max(self._cutoff, time.monotonic() if t is None else t)
             for e in self._items:
                 self._finish(e.utt, FLUSHED, reason, done)
             self._items = []
             if self._current is not None and self._stop is None:
                 self._stop = (self._current.id, reason, self._cutoff)
                 self.stop_event.set()
+                stopping = True
             self._cond.notify_all()
         self._report(done)
-        return len(done)
+        return stopping
 
     # --- playback side ----------------------------------------------------------------------
 
@@ -176,13 +179,6 @@ class PriorityQueue:
         with self._cond:
             return bool(self._items) or self._current is not None
 
-    def peek_priority(self) -> Priority | None:
-        """Priority of what ``get`` would return now (boost not applied); None if empty."""
-        with self._cond:
-            if not self._items:
-                return None
-            return max(self._rank(e) for e in self._items)
-
     def should_stop(self, utt: Utterance) -> tuple[str, float] | None:
         """(reason, t requested) if ``utt`` must stop now. Cheap while nothing is requested."""
         if not self.stop_event.is_set():
@@ -192,19 +188,22 @@ class PriorityQueue:
                 return self._stop[1], self._stop[2]
             return None
 
-    def done(self, utt: Utterance, stopped: bool = False) -> None:
-        """Playback finished ``utt`` (played to the end, or cut on request)."""
+    def done(self, utt: Utterance, stopped: bool = False) -> tuple[str, float] | None:
+        """Playback finished ``utt`` (played to the end, or cut on request). Returns the stop
+        request (reason, t requested) that came too late to cut it, if any: it ended anyway,
+        and whoever asked must still hear that it is silent."""
         done: list[tuple[Utterance, str, str]] = []
         with self._cond:
             if self._current is None or self._current.id != utt.id:
                 raise ValueError(f"utterance {utt.id} is not the one playing")
-            reason = self._stop[1] if self._stop and self._stop[0] == utt.id else ""
-            self._finish(utt, STOPPED if stopped else PLAYED, reason, done)
+            pending = self._stop[1:] if self._stop and self._stop[0] == utt.id else None
+            self._finish(utt, STOPPED if stopped else PLAYED, pending[0] if pending else "", done)
             self._current = None
             self._stop = None
             self.stop_event.clear()
             self._cond.notify_all()
         self._report(done)
+        return None if stopped else pending
 
     # --- bookkeeping ------------------------------------------------------------------------
 

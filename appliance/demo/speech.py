@@ -3,7 +3,7 @@
 The demo, the tests and the benchmark need utterances whose true start and end are known to
 the sample. Two sources:
 
-- ``recorded()``: Kokoro-82M clips generated once (``python -m appliance.demo_speech``) and
+- ``recorded()``: Kokoro-82M clips generated once (``python -m appliance.demo.speech``) and
   shipped in ``appliance/data/speech_es``. Whisper base understands them (espeak-ng's robotic
   voice gives it about 50% WER), and replaying them costs nothing - Kokoro on a busy 2-core
   machine runs far slower than real time.
@@ -18,13 +18,15 @@ import argparse
 import io
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-RATE = 16000
-DATA = Path(__file__).parent / "data" / "speech_es"
+from appliance.core.pcm import SPEECH_RATE, resample, to_int16
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "speech_es"
 
 # Short kitchen-speaker sentences. The first three are the demo's.
 SENTENCES: tuple[str, ...] = (
@@ -58,7 +60,6 @@ class SynthesisError(RuntimeError):
 def espeak(text: str, *, voice: str = "es", speed: int = 130) -> np.ndarray:
     """float32 mono at 16 kHz, trimmed to the voiced region."""
     import soundfile as sf
-    import soxr
 
     exe = shutil.which("espeak-ng")
     if exe is None:
@@ -71,16 +72,14 @@ def espeak(text: str, *, voice: str = "es", speed: int = 130) -> np.ndarray:
         raise SynthesisError(f"espeak-ng failed: {proc.stderr.decode(errors='replace').strip()}")
     data, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
     mono = data.mean(axis=1)
-    if rate != RATE:
-        mono = soxr.resample(mono, rate, RATE).astype(np.float32)
-    return trim(mono)
+    return trim(resample(mono, rate, SPEECH_RATE))
 
 
 def trim(x: np.ndarray, rel_db: float = -40.0) -> np.ndarray:
     """Cut leading/trailing samples quieter than ``rel_db`` below the peak (10 ms windows)."""
     if not len(x):
         return x
-    win = RATE // 100
+    win = SPEECH_RATE // 100
     n = len(x) // win
     if n == 0:
         return x
@@ -101,14 +100,14 @@ def recorded(texts: tuple[str, ...] | list[str] = SENTENCES) -> list[tuple[str, 
             raise KeyError(f"no recorded clip for {text!r}")
         path = DATA / f"{SENTENCES.index(text):02d}.flac"
         if not path.exists():
-            raise SynthesisError(f"{path} is missing: run python -m appliance.demo_speech")
+            raise SynthesisError(f"{path} is missing: run python -m appliance.demo.speech")
         audio, _ = sf.read(path, dtype="float32")
         out.append((text, audio))
     return out
 
 
 def compose(
-    clips: list[tuple[str, np.ndarray]] | tuple[str, ...] | list[str],
+    clips: Sequence[tuple[str, np.ndarray] | str],
     *,
     lead_s: float = 1.0,
     gap_s: float = 1.5,
@@ -120,48 +119,45 @@ def compose(
     """Utterances separated by digital silence; returns the signal and where each one is.
 
     ``clips`` are (text, audio) pairs, or plain texts to synthesize with espeak-ng."""
-    parts: list[np.ndarray] = [np.zeros(int(lead_s * RATE), np.float32)]
+    parts: list[np.ndarray] = [np.zeros(int(lead_s * SPEECH_RATE), np.float32)]
     truth: list[Utterance] = []
     pos = len(parts[0])
     for i, clip in enumerate(clips):
+        text: str
+        speech: np.ndarray
         if isinstance(clip, str):
             text, speech = clip, espeak(clip, voice=voice, speed=speed)
         else:
             text, speech = clip
         peak = float(np.abs(speech).max()) or 1.0
         speech = (speech * (level / peak)).astype(np.float32)
-        truth.append(Utterance(text, pos / RATE, (pos + len(speech)) / RATE))
+        truth.append(Utterance(text, pos / SPEECH_RATE, (pos + len(speech)) / SPEECH_RATE))
         parts.append(speech)
         pos += len(speech)
         pad = tail_s if i == len(clips) - 1 else gap_s
-        parts.append(np.zeros(int(pad * RATE), np.float32))
+        parts.append(np.zeros(int(pad * SPEECH_RATE), np.float32))
         pos += len(parts[-1])
     return np.concatenate(parts), truth
-
-
-def to_int16(x: np.ndarray) -> np.ndarray:
-    return (np.clip(x, -1.0, 1.0) * 32767).astype(np.int16)
 
 
 def generate(out_dir: Path = DATA) -> None:
     """Re-create the shipped clips with Kokoro (slow; run by hand, then commit)."""
     import soundfile as sf
-    import soxr
 
     from appliance import config
     from appliance.speak.tts.kokoro import KokoroEngine
     from appliance.system.modelstore import ModelStore
 
     settings = config.load(None)
-    engine = KokoroEngine(ModelStore(settings.cache_path).resolve("kokoro-82m-int8"))
+    engine = KokoroEngine(ModelStore(settings.cache_path).resolve(settings.tts.kokoro_model))
     style = settings.tts.styles["calm"]
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, text in enumerate(SENTENCES):
-        audio = soxr.resample(engine.synthesize(text, style), engine.sample_rate, RATE)
+        audio = resample(engine.synthesize(text, style), engine.sample_rate, SPEECH_RATE)
         audio = trim(np.asarray(audio, np.float32))
         audio *= 0.5 / (float(np.abs(audio).max()) or 1.0)
-        sf.write(out_dir / f"{i:02d}.flac", to_int16(audio), RATE, subtype="PCM_16")
-        print(f"{i:02d}.flac {len(audio) / RATE:.2f}s {text}")
+        sf.write(out_dir / f"{i:02d}.flac", to_int16(audio), SPEECH_RATE, subtype="PCM_16")
+        print(f"{i:02d}.flac {len(audio) / SPEECH_RATE:.2f}s {text}")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from appliance.pipeline.contracts import Notifier
 from appliance.pipeline.supervisor import Supervisor
-from appliance.system.notify import Notifier
 
 log = logging.getLogger("appliance.watchdog")
 

@@ -1,0 +1,65 @@
+"""What the appliance is doing, as a pure function of what happened: ``transition(phase, event)``.
+
+One place decides the phase Home Assistant and the LED show, so it cannot drift from what the
+device does: speech detected -> listening, a transcript -> thinking, the first sound ->
+speaking, the end of what it says (played out, stopped, or unsynthesizable) -> listening. A
+stage or device that fails puts ``error`` over whatever it was doing until it recovers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from appliance.pipeline.events import (
+    DeviceError,
+    Event,
+    Heard,
+    SpeechDetected,
+    Started,
+    WakeWordDetected,
+    WorkerCrashed,
+    WorkerRecovered,
+    speech_ended,
+)
+
+PHASES: tuple[str, ...] = ("idle", "listening", "thinking", "speaking", "error")
+
+
+@dataclass(frozen=True)
+class Phase:
+    activity: str = "idle"  # idle, listening, thinking or speaking
+    faults: tuple[tuple[str, str], ...] = ()  # (what failed, why), while it is down
+
+    @property
+    def name(self) -> str:
+        return "error" if self.faults else self.activity
+
+    @property
+    def error(self) -> str:
+        return "; ".join(f"{what}: {why}" for what, why in self.faults)
+
+    def with_fault(self, what: str, why: str) -> Phase:
+        return replace(self, faults=(*self.without_fault(what).faults, (what, why)))
+
+    def without_fault(self, what: str) -> Phase:
+        return replace(self, faults=tuple(f for f in self.faults if f[0] != what))
+
+
+def transition(phase: Phase, ev: Event) -> Phase:
+    """The phase after ``ev``; events that change nothing return ``phase`` itself."""
+    if isinstance(ev, SpeechDetected | WakeWordDetected) and phase.activity != "speaking":
+        return replace(phase, activity="listening")
+    if isinstance(ev, Heard):
+        return replace(phase, activity="thinking" if ev.transcript.text.strip() else "listening")
+    if isinstance(ev, Started):
+        return replace(phase, activity="speaking")
+    if isinstance(ev, DeviceError):
+        what = f"{ev.device} device"
+        return phase.without_fault(what) if ev.reopened else phase.with_fault(what, ev.message)
+    if isinstance(ev, WorkerRecovered):
+        return phase.without_fault(f"{ev.worker} worker")
+    if isinstance(ev, WorkerCrashed):
+        phase = phase.with_fault(f"{ev.worker} worker", ev.error)
+    if speech_ended(ev):
+        return replace(phase, activity="listening")
+    return phase

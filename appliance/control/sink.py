@@ -1,0 +1,123 @@
+"""The pipeline as the control plane sees it: MQTT and GPIO commands carried out.
+
+Every command returns at once. ``interrupt`` runs in the caller's thread on purpose (the
+interruption service stops the sound within a playback period, whatever the workers are
+doing); an announcement becomes sentences in the TTS producer's inbox; settings and timers
+go to thread-safe services. The collaborators are Protocols given by the composition root,
+so the control plane imports no stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from appliance.pipeline.contracts import Interrupter, Sink
+from appliance.pipeline.events import Sentence
+from appliance.pipeline.messages import Flush, Priority, SpeakRequest, new_id
+
+PRIORITIES = {"high": Priority.HIGH, "normal": Priority.NORMAL, "low": Priority.LOW}
+
+
+class TurnTaking(Protocol):
+    """The listening gate (``appliance.listen.gate.ListenGate``)."""
+
+    @property
+    def muted(self) -> bool: ...
+
+    def set_muted(self, muted: bool) -> None: ...
+
+    def set_mode(self, mode: str) -> None: ...
+
+    def ptt_start(self) -> None: ...
+
+    def ptt_stop(self) -> None: ...
+
+
+class VolumeControl(Protocol):
+    def set(self, level: int, *, delta: int = 0) -> int: ...
+
+
+class TimerControl(Protocol):
+    """``appliance.brain.timers.TimerService``: refusals raise a ``Refusal`` with a code."""
+
+    def add(self, seconds: int, name: str = "") -> Any: ...
+
+    def cancel(self, name: str = "", timer_id: int | None = None) -> list[Any]: ...
+
+    def cancel_all(self) -> list[Any]: ...
+
+
+class PipelineCommands:
+    """The ``CommandSink`` of the running pipeline."""
+
+    def __init__(
+        self,
+        *,
+        interrupter: Interrupter,
+        turns: TurnTaking,
+        listen_input: Sink,
+        speech: Sink,
+        events: Sink,
+        split: Callable[[str], list[str]],
+        volume: VolumeControl,
+        timers: TimerControl,
+    ) -> None:
+        """``listen_input``: the VAD's inbox (flushed on mute); ``speech``: the TTS
+        producer's inbox; ``split``: text to sentences, as the brain splits its answers."""
+        self.interrupter = interrupter
+        self.turns = turns
+        self.listen_input = listen_input
+        self.speech = speech
+        self.events = events
+        self.split = split
+        self.volume = volume
+        self.timers = timers
+
+    def interrupt(self, source: str) -> None:
+        self.interrupter.interrupt(source)
+
+    def ptt_start(self) -> None:
+        """Hold to talk: it stops speaking at once and listens without the wake word."""
+        self.interrupter.interrupt("push-to-talk")
+        self.turns.ptt_start()
+
+    def ptt_stop(self) -> None:
+        """Release: no new utterance starts; the one in progress ends with the VAD hangover."""
+        self.turns.ptt_stop()
+
+    def say(self, text: str, priority: str, style: str | None) -> None:
+        """An announcement: spoken even while the microphone is muted."""
+        answer = new_id()
+        parts = self.split(text) or [text]
+        prio = PRIORITIES.get(priority, Priority.NORMAL)
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            self.speech.put(SpeakRequest(text=part, priority=prio, style=style or "",
+                                         answer=answer, index=i, kind="announce", last=last))
+            self.events.put(Sentence(answer=answer, index=i, text=part, kind="announce",
+                                     last=last))
+
+    def set_volume(self, volume: int) -> None:
+        self.volume.set(volume)
+
+    def set_mute(self, muted: bool) -> None:
+        """The microphone is ignored from now on (announcements and alarms still play); what
+        it was saying and a half-heard utterance are dropped."""
+        was = self.turns.muted
+        self.turns.set_muted(muted)
+        if muted and not was:
+            self.listen_input.put(Flush())
+            self.interrupter.interrupt("mute")
+
+    def set_mode(self, mode: str) -> None:
+        self.turns.set_mode(mode)
+
+    def timer_set(self, seconds: float, name: str | None) -> None:
+        self.timers.add(int(round(seconds)), name or "")
+
+    def timer_cancel(self, name: str | None) -> None:
+        if name is None:
+            self.timers.cancel_all()
+        else:
+            self.timers.cancel(name)
