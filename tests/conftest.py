@@ -1,6 +1,8 @@
-"""Shared pytest setup. Fixtures live in tests/support/<concern>.py and are imported by the
-test modules that use them, so each concern's fixtures stay in one small file."""
+"""Shared pytest setup. Fixtures live in tests/support/<concern>.py, one small file per concern;
+the ones many modules use are registered here, so tests just name them."""
 
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+pytest_plugins = ["tests.support.alsa", "tests.support.broker", "tests.support.pulse"]

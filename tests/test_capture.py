@@ -14,9 +14,9 @@ from appliance.pipeline.events import DeviceError
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.messages import AudioFrame
 from appliance.pipeline.supervisor import Supervisor
-from tests.support.alsa import AlsaConfig, alsa  # noqa: F401
+from tests.support.alsa import AlsaConfig
 from tests.support.harness import Collector
-from tests.support.pulse import PulseServer, pulse  # noqa: F401
+from tests.support.pulse import PulseServer
 
 
 def _collect(inbox: Inbox, n: int, timeout: float = 10.0) -> list[AudioFrame]:
@@ -29,7 +29,7 @@ def _collect(inbox: Inbox, n: int, timeout: float = 10.0) -> list[AudioFrame]:
     return frames
 
 
-def test_file_capture_returns_input_bytes_exactly(alsa: AlsaConfig) -> None:  # noqa: F811
+def test_file_capture_returns_input_bytes_exactly(alsa: AlsaConfig) -> None:
     rng = np.random.default_rng(1)
     data = rng.integers(-32768, 32767, size=16000, dtype=np.int16)
     alsa.capture("mic", data.tobytes())
@@ -48,7 +48,7 @@ def test_file_capture_returns_input_bytes_exactly(alsa: AlsaConfig) -> None:  # 
 
 
 def test_missing_device_is_retried_until_it_appears(
-    alsa: AlsaConfig, caplog: pytest.LogCaptureFixture  # noqa: F811
+    alsa: AlsaConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     out = Inbox(1000)
     events = Collector()
@@ -76,7 +76,7 @@ def test_missing_device_is_retried_until_it_appears(
         ("capture", False), ("capture", True)]
 
 
-def test_device_dies_mid_stream_and_capture_resumes(pulse: PulseServer) -> None:  # noqa: F811
+def test_device_dies_mid_stream_and_capture_resumes(pulse: PulseServer) -> None:
     out = Inbox(10_000, drop_oldest=True)
     settings = AudioSettings(capture_device="pulse", reopen_initial_s=0.05, reopen_max_s=0.2)
     worker = CaptureWorker(settings, out)
@@ -98,7 +98,7 @@ def test_device_dies_mid_stream_and_capture_resumes(pulse: PulseServer) -> None:
         sup.stop()
 
 
-def test_real_time_pacing_and_stop_within_one_second(pulse: PulseServer) -> None:  # noqa: F811
+def test_real_time_pacing_and_stop_within_one_second(pulse: PulseServer) -> None:
     out = Inbox(10_000)
     worker = CaptureWorker(AudioSettings(capture_device="pulse", period_ms=32), out)
     sup = Supervisor([worker])

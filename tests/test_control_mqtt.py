@@ -26,18 +26,12 @@ from appliance.control.discovery import topics_for
 from appliance.control.mqtt import MqttWorker
 from appliance.control.state import STATES, StateMachine
 from appliance.pipeline.supervisor import Supervisor
-from tests.support.broker import PASSWORD, USER, Broker, running_broker
+from tests.support.broker import PASSWORD, USER, Broker
 from tests.support.control import Probe, RecordingSink, mqtt_settings
 
 DEVICE = "kitchen1"
 T = topics_for(DEVICE)
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def mosq(tmp_path: Path) -> Iterator[Broker]:
-    with running_broker(tmp_path) as b:
-        yield b
 
 
 @contextmanager
@@ -57,12 +51,12 @@ def appliance(
         assert sup.stop(timeout=3)
 
 
-def test_discovery_retained_valid_and_republished_on_birth(mosq: Broker) -> None:
-    with appliance(mqtt_settings(mosq)):
-        probe = Probe(mosq, "ha", T.discovery)
+def test_discovery_retained_valid_and_republished_on_birth(broker: Broker) -> None:
+    with appliance(mqtt_settings(broker)):
+        probe = Probe(broker, "ha", T.discovery)
         try:
             doc = probe.wait(T.discovery)[0].json()
-            late = Probe(mosq, "late", T.discovery)
+            late = Probe(broker, "late", T.discovery)
             try:
                 assert late.wait(T.discovery)[0].retain, "discovery must be retained"
             finally:
@@ -85,10 +79,10 @@ def test_discovery_retained_valid_and_republished_on_birth(mosq: Broker) -> None
             probe.close()
 
 
-def test_availability_online_then_offline_when_process_killed(mosq: Broker) -> None:
-    probe = Probe(mosq, "ha", T.availability)
+def test_availability_online_then_offline_when_process_killed(broker: Broker) -> None:
+    probe = Probe(broker, "ha", T.availability)
     code = ("from tests.support.control import serve_forever; "
-            f"serve_forever({mosq.port}, {DEVICE!r})")
+            f"serve_forever({broker.port}, {DEVICE!r})")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
     try:
@@ -103,7 +97,7 @@ def test_availability_online_then_offline_when_process_killed(mosq: Broker) -> N
             proc.kill()
         proc.wait(5)
         probe.close()
-    late = Probe(mosq, "late", T.availability)  # retained for whoever comes later
+    late = Probe(broker, "late", T.availability)  # retained for whoever comes later
     try:
         assert late.wait(T.availability)[-1].payload == b"offline"
     finally:
@@ -125,13 +119,13 @@ COMMANDS = [
 ]
 
 
-def test_each_command_reaches_the_sink_and_state_is_published(mosq: Broker) -> None:
-    early = Probe(mosq, "early", T.error)
+def test_each_command_reaches_the_sink_and_state_is_published(broker: Broker) -> None:
+    early = Probe(broker, "early", T.error)
     early.publish(T.cmd("say"), '{"text": "retained by mistake"}', retain=True)
-    with appliance(mqtt_settings(mosq)) as (_worker, sink):
+    with appliance(mqtt_settings(broker)) as (_worker, sink):
         assert early.wait(T.error)[0].json()["code"] == "retained_command"
         early.close()
-        probe = Probe(mosq, "ha", T.state, T.error)
+        probe = Probe(broker, "ha", T.state, T.error)
         try:
             for name, payload, _ in COMMANDS:
                 probe.publish(T.cmd(name), payload)
@@ -148,20 +142,20 @@ def test_each_command_reaches_the_sink_and_state_is_published(mosq: Broker) -> N
 
 
 def test_broker_restart_reconnects_republishes_and_runs_queued_command_once(
-    mosq: Broker,
+    broker: Broker,
 ) -> None:
-    settings = mqtt_settings(mosq, reconnect_min_s=0.5, reconnect_max_s=3.0)
+    settings = mqtt_settings(broker, reconnect_min_s=0.5, reconnect_max_s=3.0)
     with appliance(settings) as (worker, sink):
         assert worker.connects == 1
         attempts = worker.attempts
-        mosq.stop()
+        broker.stop()
         deadline = time.monotonic() + 5
         while worker.attempts < attempts + 2 and time.monotonic() < deadline:
             time.sleep(0.01)  # two failed tries (0.5 s, 1 s): the next one is 2 s away
         assert not worker.connected and worker.attempts >= attempts + 2
         worker.controller.state.set_volume(80)  # changed while the broker is away
-        mosq.start()
-        probe = Probe(mosq, "ha", T.availability, T.state)
+        broker.start()
+        probe = Probe(broker, "ha", T.availability, T.state)
         try:
             assert not worker.connected, "sent before the appliance reconnected"
             probe.publish(T.cmd("interrupt"), "PRESS", qos=1)
@@ -176,9 +170,9 @@ def test_broker_restart_reconnects_republishes_and_runs_queued_command_once(
             probe.close()
 
 
-def test_tls_with_self_signed_ca_and_password(mosq: Broker) -> None:
-    with appliance(mqtt_settings(mosq, tls=True)) as (worker, sink):
-        probe = Probe(mosq, "ha", T.availability)
+def test_tls_with_self_signed_ca_and_password(broker: Broker) -> None:
+    with appliance(mqtt_settings(broker, tls=True)) as (worker, sink):
+        probe = Probe(broker, "ha", T.availability)
         try:
             assert probe.wait(T.availability, payload=b"online")
             probe.publish(T.cmd("say"), '{"text": "hola"}')
@@ -187,33 +181,33 @@ def test_tls_with_self_signed_ca_and_password(mosq: Broker) -> None:
             probe.close()
 
 
-def test_tls_with_client_certificate(mosq: Broker, caplog: pytest.LogCaptureFixture) -> None:
-    d = mosq.dir
-    tls = TlsSettings(ca_file=mosq.ca_file, cert_file=str(d / "client.crt"),
+def test_tls_with_client_certificate(broker: Broker, caplog: pytest.LogCaptureFixture) -> None:
+    d = broker.dir
+    tls = TlsSettings(ca_file=broker.ca_file, cert_file=str(d / "client.crt"),
                       key_file=str(d / "client.key"))
-    settings = dataclasses.replace(mqtt_settings(mosq), port=mosq.mtls_port, tls=tls)
+    settings = dataclasses.replace(mqtt_settings(broker), port=broker.mtls_port, tls=tls)
     with appliance(settings) as (worker, _):
         assert worker.connected
-    without = dataclasses.replace(settings, tls=TlsSettings(ca_file=mosq.ca_file))
+    without = dataclasses.replace(settings, tls=TlsSettings(ca_file=broker.ca_file))
     with appliance(without, wait=False) as (worker, _):
         time.sleep(0.5)
         assert not worker.connected and worker.attempts >= 2  # refused, retried
         assert "require a client certificate" in caplog.text
 
 
-def test_password_from_file(mosq: Broker, tmp_path: Path) -> None:
+def test_password_from_file(broker: Broker, tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("s3cret-pw\n")
-    settings = mqtt_settings(mosq, tls=True, password="", password_file=str(secret))
+    settings = mqtt_settings(broker, tls=True, password="", password_file=str(secret))
     with appliance(settings) as (worker, _):
         assert worker.connected
 
 
 def test_wrong_password_logs_clearly_and_retries(
-    mosq: Broker, caplog: pytest.LogCaptureFixture
+    broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="appliance")
-    with appliance(mqtt_settings(mosq, password="wrong"), wait=False) as (worker, _):
+    with appliance(mqtt_settings(broker, password="wrong"), wait=False) as (worker, _):
         deadline = time.monotonic() + 5
         refused: list[str] = []
         while len(refused) < 3 and time.monotonic() < deadline:
@@ -224,7 +218,7 @@ def test_wrong_password_logs_clearly_and_retries(
         assert not worker.connected
 
 
-def test_mqtt_and_gpio_are_two_faces_of_one_state(mosq: Broker) -> None:
+def test_mqtt_and_gpio_are_two_faces_of_one_state(broker: Broker) -> None:
     from gpiozero.pins.mock import MockFactory
 
     from appliance import config
@@ -233,7 +227,7 @@ def test_mqtt_and_gpio_are_two_faces_of_one_state(mosq: Broker) -> None:
 
     settings = config.from_dict({
         "device": {"id": DEVICE},
-        "mqtt": {"enabled": True, "host": "127.0.0.1", "port": mosq.port,
+        "mqtt": {"enabled": True, "host": "127.0.0.1", "port": broker.port,
                  "username": USER, "password": PASSWORD, "max_text_chars": 20},
         "gpio": {"enabled": True, "led_pins": [5]},
     })
@@ -242,7 +236,7 @@ def test_mqtt_and_gpio_are_two_faces_of_one_state(mosq: Broker) -> None:
     plane = build(settings, sink, events=events_inbox(), pin_factory=factory)
     sup = Supervisor(plane.workers)
     sup.start()
-    probe = Probe(mosq, "ha", T.state, T.error)
+    probe = Probe(broker, "ha", T.state, T.error)
     try:
         assert sup.wait_ready(5) and plane.faces[0].wait_connected(10)  # type: ignore[attr-defined]
         probe.publish(T.cmd("mute"), "ON")
@@ -265,19 +259,19 @@ def test_mqtt_and_gpio_are_two_faces_of_one_state(mosq: Broker) -> None:
         factory.close()
 
 
-def test_the_mosquitto_pub_examples_in_the_docs_work(mosq: Broker) -> None:
+def test_the_mosquitto_pub_examples_in_the_docs_work(broker: Broker) -> None:
     """Runs every ``mosquitto_pub -q 1`` line of docs/mqtt.md against the appliance."""
     import shlex
 
     lines = [ln for ln in (REPO / "docs" / "mqtt.md").read_text().splitlines()
              if ln.startswith("mosquitto_pub -q 1 ")]
     assert len(lines) >= 9
-    with appliance(mqtt_settings(mosq)) as (_worker, sink):
-        probe = Probe(mosq, "ha", T.error)
+    with appliance(mqtt_settings(broker)) as (_worker, sink):
+        probe = Probe(broker, "ha", T.error)
         try:
             for ln in lines:
                 argv = shlex.split(ln.replace("$B", T.base))
-                argv[1:1] = ["-h", "127.0.0.1", "-p", str(mosq.port), "-u", USER, "-P", PASSWORD]
+                argv[1:1] = ["-h", "127.0.0.1", "-p", str(broker.port), "-u", USER, "-P", PASSWORD]
                 subprocess.run(argv, check=True, timeout=10)
             calls = sink.wait_for(len(lines))
             assert len(calls) == len(lines) and not probe.on(T.error)

@@ -12,8 +12,8 @@ from appliance import config
 from appliance.cli import main
 from appliance.system.doctor import Check, exit_status, models_needed, render, run_checks
 from appliance.system.modelstore import ModelStore
-from tests.support.alsa import AlsaConfig, alsa  # noqa: F401 - fixture
-from tests.support.broker import PASSWORD, USER, Broker, broker  # noqa: F401 - fixture
+from tests.support.alsa import AlsaConfig
+from tests.support.broker import PASSWORD, USER, Broker
 
 REPO_CACHE = Path(__file__).resolve().parent.parent / "var" / "cache"
 
@@ -35,7 +35,7 @@ def settings_for(alsa_cfg: AlsaConfig, tmp_path: Path, **sections: dict) -> conf
 
 
 def test_good_setup(
-    alsa: AlsaConfig, broker: Broker, tmp_path: Path,  # noqa: F811
+    alsa: AlsaConfig, broker: Broker, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = ModelStore(REPO_CACHE)
@@ -66,7 +66,7 @@ def test_good_setup(
 
 
 def test_broken_setup(
-    alsa: AlsaConfig, broker: Broker, tmp_path: Path,  # noqa: F811
+    alsa: AlsaConfig, broker: Broker, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
@@ -99,7 +99,7 @@ def test_broken_setup(
 
 
 def test_unreachable_broker_and_no_gpio(
-    alsa: AlsaConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    alsa: AlsaConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
     with socket.socket() as s:  # a port nothing listens on
@@ -113,7 +113,7 @@ def test_unreachable_broker_and_no_gpio(
     assert not got["gpio"].ok and "group gpio" in got["gpio"].fix
 
 
-def test_cli_exit_status(alsa: AlsaConfig, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:  # noqa: F811
+def test_cli_exit_status(alsa: AlsaConfig, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     cfg = tmp_path / "config.yaml"
     cfg.write_text(
         f"device: {{state_dir: {tmp_path / 's'}, cache_dir: {tmp_path / 'c'}}}\n"

@@ -19,9 +19,8 @@ from appliance.pipeline.interruption import InterruptionService
 from appliance.pipeline.messages import Utterance
 from appliance.pipeline.priority import PLAYED, PriorityQueue
 from appliance.pipeline.supervisor import Supervisor
-from tests.support.alsa import alsa  # noqa: F401  (fixture)
 from tests.support.harness import Collector
-from tests.support.pulse import PulseServer, pulse  # noqa: F401  (fixture)
+from tests.support.pulse import PulseServer
 
 RATE = 24000
 
@@ -55,7 +54,7 @@ def running(worker: PlaybackWorker) -> Iterator[Supervisor]:
 
 
 @pytest.mark.parametrize(("level", "gain"), [(100, 1.0), (50, 0.25)])
-def test_file_pcm_receives_the_audio_byte_for_byte(alsa, level: int, gain: float) -> None:  # noqa: F811
+def test_file_pcm_receives_the_audio_byte_for_byte(alsa, level: int, gain: float) -> None:
     out = alsa.playback("spk")
     q = PriorityQueue()
     events = Events()
@@ -126,7 +125,7 @@ def warm_up(q: PriorityQueue, events: Events) -> None:
     events.wait_for(lambda e: isinstance(e, Finished) and e.id == w.id, timeout=10)
 
 
-def test_interrupt_leaves_the_device_silent(pulse, tmp_path: Path) -> None:  # noqa: F811
+def test_interrupt_leaves_the_device_silent(pulse, tmp_path: Path) -> None:
     q = PriorityQueue()
     events = Events()
     worker = pulse_worker(events, q)
@@ -157,7 +156,7 @@ def test_interrupt_leaves_the_device_silent(pulse, tmp_path: Path) -> None:  # n
     assert len(tail) > 0.5 * 16000 and not np.abs(tail).max(initial=0) > 300
 
 
-def test_server_killed_mid_answer_is_reopened_and_playback_resumes(pulse) -> None:  # noqa: F811
+def test_server_killed_mid_answer_is_reopened_and_playback_resumes(pulse) -> None:
     q = PriorityQueue()
     events = Events()
     worker = pulse_worker(events, q)

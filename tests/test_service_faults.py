@@ -9,14 +9,14 @@ import pytest
 from appliance import config
 from appliance.app import LISTENING, build_pipeline
 from appliance.pipeline.inbox import Inbox
-from tests.support.alsa import AlsaConfig, alsa  # noqa: F401  (fixture)
+from tests.support.alsa import AlsaConfig
 from tests.support.harness import Collector
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_missing_microphone_is_an_error_until_it_is_plugged_in(
-        tmp_path, alsa: AlsaConfig) -> None:  # noqa: F811
+        tmp_path, alsa: AlsaConfig) -> None:
     settings = config.from_dict({
         "device": {"state_dir": str(tmp_path / "state")},
         "audio": {"capture_device": "usb_mic", "reopen_initial_s": 0.05, "reopen_max_s": 0.2},

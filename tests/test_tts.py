@@ -20,7 +20,6 @@ from appliance.speak.tts.espeak import EspeakEngine
 from appliance.speak.tts.factory import create_engine
 from appliance.speak.tts.phonemes import to_ipa
 from appliance.system.modelstore import ModelStore
-from tests.support.alsa import alsa  # noqa: F401  (fixture)
 
 ROUND_TRIP = (
     "Pon un temporizador de diez minutos para la pasta.",
@@ -126,7 +125,7 @@ def test_say_rejects_unknown_style(capsys) -> None:
     assert "unknown style 'susurro'" in capsys.readouterr().err
 
 
-def test_say_plays_to_alsa_device(alsa, tmp_path: Path) -> None:  # noqa: F811
+def test_say_plays_to_alsa_device(alsa, tmp_path: Path) -> None:
     out = alsa.playback("ttsout")
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"audio": {"playback_device": "ttsout",
