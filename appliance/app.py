@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -181,10 +182,11 @@ def build_pipeline(
 
     # --- the stages, in reading order ------------------------------------------------
     p.stages["capture"] = CaptureWorker(s.audio, vad_in, events=events, max_frames=max_frames)
-    p.stages["vad"] = VadWorker(s.vad, store.resolve(s.vad.model), stt_in, events=events,
-                                gate=p.gate, wakeword=_wakeword(s, store), inbox=vad_in)
+    p.stages["vad"] = VadWorker(s.vad, store.resolve(s.vad.model), stt_in, turn=s.turn,
+                                turn_model=_turn_model(s, store), events=events, gate=p.gate,
+                                wakeword=_wakeword(s, store), inbox=vad_in)
     p.stages["stt"] = SttWorker(s.stt, brain_in if full else _given(transcripts), events=events,
-                                store=store, inbox=stt_in)
+                                turns=vad_in, store=store, inbox=stt_in)
     listeners: list[Callable[[Event], None]] = [p.gate.on_event]
     volume = Volume(s.state_path, events=events)
     if full:
@@ -233,6 +235,19 @@ def build_pipeline(
 def _given(sink: Sink | None) -> Sink:
     assert sink is not None
     return sink
+
+
+def _turn_model(s: Settings, store: ModelStore) -> Path | None:
+    """The end-of-turn model's file; None (and one clear log line) falls back to the fixed
+    hangover."""
+    if not s.turn.model:
+        return None
+    try:
+        return store.resolve(s.turn.model)
+    except Exception as exc:
+        log.error("end of turn: model %r unavailable (%s); falling back to the fixed "
+                  "%d ms hangover", s.turn.model, exc, s.vad.min_silence_ms)
+        return None
 
 
 def _wakeword(s: Settings, store: ModelStore) -> WakeWordDetector | None:

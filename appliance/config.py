@@ -67,8 +67,24 @@ class VadSettings:
     model: str = _f("silero-vad")
     threshold: float = _f(0.5, lo=0.05, hi=0.95)
     min_speech_ms: int = _f(250, lo=50, hi=5000)
-    min_silence_ms: int = _f(500, lo=100, hi=5000, doc="end-of-speech hangover")
+    min_silence_ms: int = _f(
+        500, lo=100, hi=5000, doc="end-of-speech hangover when no end-of-turn model is loaded")
     max_utterance_s: float = _f(15.0, lo=1.0, hi=120.0, doc="cap so noise never keeps it listening")
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    """When the person has finished: a short pause starts an early transcription and the
+    end-of-turn model; together they end the turn or keep listening."""
+
+    model: str = _f("smart-turn-v3.2", doc='end-of-turn model (manifest name); "" = fixed hangover')
+    threshold: float = _f(0.5, lo=0.0, hi=1.0, doc="model probability above which a turn is over")
+    pause_ms: int = _f(200, lo=100, hi=2000, doc="silence that starts the end-of-turn check")
+    doubt_ms: int = _f(
+        700, lo=100, hi=5000, doc="silence before finished words end a turn the model doubts")
+    max_pause_ms: int = _f(
+        1800, lo=300, hi=10000, doc="silence after which an unfinished-sounding turn ends anyway")
+    threads: int = _f(1, lo=1, hi=8, doc="CPU threads for the end-of-turn model")
 
 
 @dataclass(frozen=True)
@@ -217,6 +233,7 @@ class Settings:
     device: DeviceSettings = _f(DeviceSettings())
     audio: AudioSettings = _f(AudioSettings())
     vad: VadSettings = _f(VadSettings())
+    turn: TurnSettings = _f(TurnSettings())
     stt: SttSettings = _f(SttSettings())
     tts: TtsSettings = _f(TtsSettings())
     speak: SpeakSettings = _f(SpeakSettings())

@@ -32,4 +32,6 @@ FIND_LINKS=()
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF}"
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q "${FIND_LINKS[@]}" -e '.[models,llm,dev]'
+# The end-of-turn model ships inside pipecat-ai; we need only its file, not the framework.
+.venv/bin/pip install -q --no-deps "pipecat-ai==1.14.0"
 .venv/bin/appliance models prepare

@@ -15,6 +15,8 @@ from appliance.pipeline.messages import (
     Interrupt,
     SpeechAudio,
     SpeechEnd,
+    SpeechPause,
+    SpeechResumed,
     SpeechStart,
 )
 from appliance.system.modelstore import ModelStore
@@ -57,8 +59,9 @@ def test_messages_are_ordered_and_audio_covers_the_utterance(model, speech):
     assert sorted(per) == [1, 2, 3]
     for u, seq in per.items():
         assert isinstance(seq[0], SpeechStart) and isinstance(seq[-1], SpeechEnd)
-        assert all(isinstance(m, SpeechAudio) for m in seq[1:-1])
-        audio = np.concatenate([m.samples for m in seq[1:-1]])
+        assert all(isinstance(m, SpeechAudio | SpeechPause | SpeechResumed) for m in seq[1:-1])
+        assert isinstance(seq[-2], SpeechAudio | SpeechPause)  # it ended after a pause
+        audio = np.concatenate([m.samples for m in seq if isinstance(m, SpeechAudio)])
         spoken = truth[u - 1].end - truth[u - 1].start
         assert len(audio) / 16000 >= spoken  # the whole utterance was streamed
         assert not seq[-1].capped

@@ -30,6 +30,25 @@ LINES: dict[str, str] = {
     "stop": "Para, por favor.",
 }
 
+# Sentences a person breaks off to search for a word ("pon un temporizador de... quince
+# minutos"): each half is its own clip (the first one said as trailing off), and a script
+# puts the pause between them. Key -> (first half, second half).
+PAUSED: dict[str, tuple[str, str]] = {
+    "pause-timer": ("Pon un temporizador de...", "quince minutos."),
+    "pause-light": ("Apaga la luz de la...", "cocina."),
+    "pause-capital": ("¿Cuál es la capital de...", "Portugal?"),
+    "pause-shopping": ("Necesito comprar leche y...", "pan."),
+    "pause-cancel": ("Cancela el temporizador de la...", "pasta."),
+    "pause-alarm": ("Pon una alarma para las...", "siete y media."),
+    "pause-cook": ("¿Qué puedo cocinar con...", "calabacín?"),
+    "pause-remind": ("Recuérdame que tengo que...", "sacar el pan del horno."),
+    "pause-flour": ("¿Cuántos gramos de harina caben en una...", "taza?"),
+    "pause-rice": ("Pon un temporizador de veinte minutos para el...", "arroz."),
+    "pause-query": ("¿Cuánto le queda al temporizador de la...", "pizza?"),
+    "pause-tortilla": ("Explícame cómo se hace una tortilla de...", "patatas."),
+    "pause-oven": ("¿A cuántos grados pongo el horno para el...", "bizcocho?"),
+}
+
 
 def clip(key: str) -> np.ndarray:
     """float32 16 kHz mono audio of one line."""
@@ -44,6 +63,14 @@ def clip(key: str) -> np.ndarray:
     return audio
 
 
+def texts() -> dict[str, str]:
+    """Every clip: the whole lines, and each half of the paused ones (KEY-a, KEY-b)."""
+    out = dict(LINES)
+    for key, (first, second) in PAUSED.items():
+        out[f"{key}-a"], out[f"{key}-b"] = first, second
+    return out
+
+
 def generate(keys: list[str] | None = None) -> None:
     import soundfile as sf
 
@@ -56,7 +83,7 @@ def generate(keys: list[str] | None = None) -> None:
                           voice=USER_VOICE)
     style = settings.tts.styles["calm"]
     DATA.mkdir(parents=True, exist_ok=True)
-    for key, text in LINES.items():
+    for key, text in texts().items():
         if keys and key not in keys:
             continue
         audio = resample(engine.synthesize(text, style), engine.sample_rate, SPEECH_RATE)

@@ -5,8 +5,10 @@ Three layers, so each can be replaced or tested alone:
 - ``SileroDetector`` is the only code that touches sherpa-onnx. A later free-threaded build
   can swap it for the sherpa-onnx C API through ctypes without changing anything else.
 - ``Segmenter`` is pure stream logic (no threads, no clock of its own): it turns float32
-  chunks into SpeechStart / SpeechAudio / SpeechEnd messages, enforces the utterance cap and
-  is what tests, ``appliance transcribe`` and the benchmark use on whole signals.
+  chunks into SpeechStart / SpeechAudio / SpeechPause / SpeechResumed / SpeechEnd messages,
+  decides when a turn is over (with the end-of-turn model, appliance/listen/turn.py),
+  enforces the utterance cap and is what tests, ``appliance transcribe`` and the benchmark
+  use on whole signals.
 - ``VadWorker`` is the pipeline stage: AudioFrame in, speech messages out. With a
   ``ListenGate`` (turn-taking) it hears only what the gate allows - gated audio reaches
   Silero as silence, so the stream clock never jumps - and runs the wake word detector.
@@ -14,15 +16,16 @@ Three layers, so each can be replaced or tested alone:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from appliance.config import VadSettings
+from appliance.config import TurnSettings, VadSettings
 from appliance.core.pcm import SPEECH_RATE, StreamResampler, to_float32
 from appliance.listen.gate import ListenGate
+from appliance.listen.turn import TurnModel, load_turn_model
 from appliance.listen.wakeword import WakeWordDetector
 from appliance.pipeline.contracts import Sink
 from appliance.pipeline.events import SpeechDetected, WakeWordDetected
@@ -30,8 +33,11 @@ from appliance.pipeline.inbox import Full, Inbox
 from appliance.pipeline.messages import (
     AudioFrame,
     Control,
+    EndTurn,
     SpeechAudio,
     SpeechEnd,
+    SpeechPause,
+    SpeechResumed,
     SpeechStart,
     now,
 )
@@ -40,7 +46,7 @@ from appliance.pipeline.worker import InboxWorker
 CHUNK = 320  # 20 ms: how ``segment_signal`` feeds a whole signal, like a capture period
 
 
-SpeechMessage = SpeechStart | SpeechAudio | SpeechEnd
+SpeechMessage = SpeechStart | SpeechAudio | SpeechPause | SpeechResumed | SpeechEnd
 
 
 class Detector(Protocol):
@@ -104,25 +110,59 @@ class SileroDetector:
         self._vad.reset()
 
 
+@dataclass(frozen=True)
+class TurnTiming:
+    """How an utterance ends once the person pauses (see appliance/listen/turn.py)."""
+
+    model: TurnModel | None = None
+    threshold: float = 0.5
+    doubt_s: float = 0.7  # finished words, doubtful model: end after this much silence
+    max_pause_s: float = 1.8  # with the model: end anyway after this much silence
+    hangover_s: float = 0.5  # without the model: the fixed hangover
+
+    @classmethod
+    def from_settings(cls, vad: VadSettings, turn: TurnSettings,
+                      model: TurnModel | None) -> TurnTiming:
+        return cls(model, turn.threshold, turn.doubt_ms / 1000, turn.max_pause_ms / 1000,
+                   vad.min_silence_ms / 1000)
+
+
+@dataclass
+class _Pause:
+    seq: int
+    end: int  # absolute index just past the last speech sample
+    p: float | None
+    end_at: int | None = None  # absolute sample at which the turn ends (a doubted EndTurn)
+
+
 @dataclass
 class _Open:
     utterance: int
     start: int  # absolute sample index
+    audio: list[np.ndarray] = field(default_factory=list)  # what was sent as SpeechAudio
+    pause: _Pause | None = None
 
 
 class Segmenter:
-    """Stream logic over a Detector; times are seconds since the first sample fed."""
+    """Stream logic over a Detector; times are seconds since the first sample fed.
+
+    The detector's own segments end after a short silence; here that is a *pause*
+    (SpeechPause, with the end-of-turn model's verdict), and the utterance stays open: speech
+    again resumes it (SpeechResumed), ``end_turn`` (the STT judged the early transcript
+    finished) or enough silence ends it (SpeechEnd)."""
 
     def __init__(self, detector: Detector, max_utterance_s: float, rate: int = SPEECH_RATE,
-                 quiet_after_cap_s: float = 0.75) -> None:
+                 quiet_after_cap_s: float = 0.75, timing: TurnTiming | None = None) -> None:
         self.det = detector
         self.rate = rate
+        self.timing = timing or TurnTiming()
         self.max_samples = int(max_utterance_s * rate)
         self.quiet_after_cap = int(quiet_after_cap_s * rate)
         self.pos = 0  # absolute samples fed so far
         self._base = 0  # absolute index of the detector's sample 0 (moves on reset)
         self._open: _Open | None = None
         self._next_utterance = 1
+        self._next_pause = 1
         self._suppress = False  # after a cap: ignore speech until the room is quiet again
         self._quiet = 0
 
@@ -134,20 +174,42 @@ class Segmenter:
             return self._while_suppressed(len(chunk))
         out: list[SpeechMessage] = []
         for start, n in self.det.pop_segments():
-            out += self._segment_done(self._base + start, n)
-        if self._open is None and self.det.is_speech():
-            start = self._base + self.det.current_start()
-            self._open = _Open(self._next_utterance, start)
-            self._next_utterance += 1
-            out.append(SpeechStart(self._open.utterance, start / self.rate))
-            out.append(SpeechAudio(self._open.utterance, self.det.current_samples()))
-        elif self._open is not None:
-            out.append(SpeechAudio(self._open.utterance, chunk.astype(np.float32, copy=False)))
-            if self.pos - self._open.start >= self.max_samples:
-                out.append(self._end(self.pos, capped=True))
-                self._restart_detector()
-                self._suppress, self._quiet = True, 0
+            out += self._paused(self._base + start, n)
+        opened = self._open
+        if opened is None:
+            if self.det.is_speech():
+                start = self._base + self.det.current_start()
+                opened = self._open = _Open(self._next_utterance, start)
+                self._next_utterance += 1
+                out.append(SpeechStart(opened.utterance, start / self.rate))
+                out.append(self._audio(opened, self.det.current_samples()))
+            return out
+        if opened.pause is not None and self.det.is_speech():
+            out.append(SpeechResumed(opened.utterance, opened.pause.seq))
+            opened.pause = None
+        out.append(self._audio(opened, chunk.astype(np.float32, copy=False)))
+        if self.pos - opened.start >= self.max_samples:
+            out.append(self._end(self.pos, capped=True))
+            self._restart_detector()
+            self._suppress, self._quiet = True, 0
+        elif opened.pause is not None:
+            out += self._end_if_due(opened.pause)
         return out
+
+    def end_turn(self, utterance: int, pause: int) -> list[SpeechMessage]:
+        """The early transcript of ``pause`` has finished words: end the turn now if the
+        model agrees (or there is none), after ``doubt_s`` of silence if it doubts. Ignored if
+        the person has spoken again since that pause."""
+        opened = self._open
+        if opened is None or opened.utterance != utterance or opened.pause is None \
+                or opened.pause.seq != pause:
+            return []
+        t = self.timing
+        p = opened.pause
+        if p.p is None or p.p >= t.threshold:
+            return [self._end(p.end, capped=False)]
+        p.end_at = p.end + int(t.doubt_s * self.rate)
+        return self._end_if_due(p)
 
     def finish(self) -> list[SpeechMessage]:
         """End of stream: close an utterance still open."""
@@ -156,9 +218,10 @@ class Segmenter:
         self.det.flush()
         out: list[SpeechMessage] = []
         for start, n in self.det.pop_segments():
-            out += self._segment_done(self._base + start, n)
+            out += self._paused(self._base + start, n)
         if self._open is not None:
-            out.append(self._end(self.pos, capped=False))
+            pause = self._open.pause
+            out.append(self._end(pause.end if pause else self.pos, capped=False))
         return out
 
     def reset(self) -> None:
@@ -173,16 +236,35 @@ class Segmenter:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _segment_done(self, start: int, n: int) -> list[SpeechMessage]:
+    def _audio(self, opened: _Open, samples: np.ndarray) -> SpeechAudio:
+        opened.audio.append(samples)
+        return SpeechAudio(opened.utterance, samples)
+
+    def _paused(self, start: int, n: int) -> list[SpeechMessage]:
+        """A detector segment ended: the person paused."""
         out: list[SpeechMessage] = []
-        if self._open is None:  # started and ended within one chunk
-            u = self._next_utterance
+        opened = self._open
+        if opened is None:  # started and paused within one chunk
+            opened = self._open = _Open(self._next_utterance, start)
             self._next_utterance += 1
-            self._open = _Open(u, start)
-            out.append(SpeechStart(u, start / self.rate))
-            out.append(SpeechAudio(u, np.zeros(0, np.float32)))
-        out.append(self._end(start + n, capped=False))
+            out.append(SpeechStart(opened.utterance, start / self.rate))
+            out.append(self._audio(opened, np.zeros(0, np.float32)))
+        if opened.pause is not None:
+            return out
+        model = self.timing.model
+        p = None if model is None else model.probability(np.concatenate(opened.audio))
+        opened.pause = _Pause(self._next_pause, start + n, p)
+        self._next_pause += 1
+        out.append(SpeechPause(opened.utterance, opened.pause.seq, (start + n) / self.rate, p))
         return out
+
+    def _end_if_due(self, pause: _Pause) -> list[SpeechMessage]:
+        t = self.timing
+        limit = t.max_pause_s if t.model is not None else t.hangover_s
+        due = pause.end + int(limit * self.rate)
+        if pause.end_at is not None:
+            due = min(due, pause.end_at)
+        return [self._end(pause.end, capped=False)] if self.pos >= due else []
 
     def _end(self, end: int, *, capped: bool) -> SpeechEnd:
         assert self._open is not None
@@ -199,7 +281,7 @@ class Segmenter:
         self.det.pop_segments()
         if self.det.is_speech():
             self._quiet = 0
-            if self.pos - self._base >= self.max_samples:  # bound sherpa's buffer
+            if self.pos - self._base >= self.max_samples:  # bound the detector's buffer
                 self._restart_detector()
         else:
             self._quiet += n
@@ -209,10 +291,12 @@ class Segmenter:
         return []
 
 
-def segment_signal(signal: np.ndarray, detector: Detector,
-                   settings: VadSettings) -> list[SpeechMessage]:
-    """All speech messages for a whole float32 16 kHz signal, fed in 20 ms chunks."""
-    seg = Segmenter(detector, settings.max_utterance_s)
+def segment_signal(signal: np.ndarray, detector: Detector, settings: VadSettings,
+                   timing: TurnTiming | None = None) -> list[SpeechMessage]:
+    """All speech messages for a whole float32 16 kHz signal, fed in 20 ms chunks (without an
+    end-of-turn model: each pause that reaches the hangover ends an utterance)."""
+    timing = timing or TurnTiming(hangover_s=settings.min_silence_ms / 1000)
+    seg = Segmenter(detector, settings.max_utterance_s, timing=timing)
     x = np.asarray(signal, dtype=np.float32)
     out: list[SpeechMessage] = []
     for i in range(0, len(x), CHUNK):
@@ -226,7 +310,9 @@ def speech_spans(messages: list[SpeechMessage]) -> list[tuple[float, float]]:
 
 
 class VadWorker(InboxWorker):
-    """AudioFrame in; SpeechStart, SpeechAudio (while speaking) and SpeechEnd out.
+    """AudioFrame in; SpeechStart, SpeechAudio (while speaking), SpeechPause / SpeechResumed
+    and SpeechEnd out. ``EndTurn`` (from the STT worker, ahead of the audio) ends a paused
+    turn whose early transcript is finished.
 
     Stream time 0 is the capture time of the first frame seen (``t0``, monotonic), so a
     stream time ``s`` happened at monotonic ``t0 + s``.
@@ -235,12 +321,16 @@ class VadWorker(InboxWorker):
     name = "vad"
 
     def __init__(self, settings: VadSettings, model: str | Path, downstream: Sink, *,
+                 turn: TurnSettings | None = None, turn_model: Path | None = None,
                  events: Sink | None = None, gate: ListenGate | None = None,
                  wakeword: WakeWordDetector | None = None, name: str | None = None,
                  inbox: Inbox | None = None) -> None:
+        """``turn_model``: the end-of-turn model file (None: the fixed hangover)."""
         super().__init__(name, inbox if inbox is not None else Inbox(256, drop_oldest=True),
                          events=events)
         self.settings = settings
+        self.turn = turn or TurnSettings(model="")
+        self.turn_model = turn_model
         self.gate = gate
         self.wakeword = wakeword
         self.wakes = 0
@@ -261,8 +351,12 @@ class VadWorker(InboxWorker):
         # python3.13t (no free-threaded sherpa_onnx module); same segments, same CPU cost.
         from appliance.listen.sherpa_capi import CapiSileroDetector
 
-        detector = CapiSileroDetector(self.model, self.settings)
-        self._seg = Segmenter(detector, self.settings.max_utterance_s)
+        # The detector's segments end at a short pause; the Segmenter decides the turn.
+        pause_ms = min(self.turn.pause_ms, self.settings.min_silence_ms)
+        detector = CapiSileroDetector(self.model, replace(self.settings, min_silence_ms=pause_ms))
+        model = load_turn_model(self.turn_model, self.turn.threads) if self.turn_model else None
+        timing = TurnTiming.from_settings(self.settings, self.turn, model)
+        self._seg = Segmenter(detector, self.settings.max_utterance_s, timing=timing)
         self._next_seq = None
         self.t0 = None
 
@@ -288,7 +382,11 @@ class VadWorker(InboxWorker):
         self._emit(self._seg.feed(chunk))
 
     def on_control(self, msg: Control) -> None:
-        if self._seg is not None:
+        if self._seg is None:
+            return
+        if isinstance(msg, EndTurn):
+            self._emit(self._seg.end_turn(msg.utterance, msg.pause))
+        else:  # flush (mute) or interrupt: drop a half-heard utterance
             self._seg.reset()
 
     def stats(self) -> dict[str, Any]:

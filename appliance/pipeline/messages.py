@@ -58,6 +58,15 @@ class SetLookahead(Control):
 
 
 @dataclass(frozen=True)
+class EndTurn(Control):
+    """VAD: the utterance paused at ``pause`` is a finished turn (STT judged its early
+    transcript complete); end it now unless the person has spoken again since."""
+
+    utterance: int
+    pause: int
+
+
+@dataclass(frozen=True)
 class Flush(Control):
     """Drop queued data without stopping."""
 
@@ -102,6 +111,26 @@ class SpeechAudio:
 
     utterance: int
     samples: np.ndarray
+
+
+@dataclass(frozen=True)
+class SpeechPause:
+    """The person paused (``turn.pause_ms`` of silence) inside an open utterance: STT starts an
+    early transcription of what it has. ``p_complete``: the end-of-turn model's probability
+    that the turn is over (None without the model)."""
+
+    utterance: int
+    pause: int  # numbers the pauses of one utterance; EndTurn names the one it answers
+    t: float  # stream time of the last speech sample before the pause
+    p_complete: float | None = None
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """Speech again after a pause: the early transcription is out of date."""
+
+    utterance: int
+    pause: int
 
 
 @dataclass(frozen=True)

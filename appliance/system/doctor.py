@@ -73,6 +73,8 @@ def check_pcm(settings: Settings, playback: bool) -> Check:
 def models_needed(settings: Settings, specs: Collection[str] | None = None) -> list[str]:
     """Manifest names the configured pipeline loads (``specs``: the manifest's names)."""
     names = [settings.vad.model]
+    if settings.turn.model:
+        names.append(settings.turn.model)
     stt = settings.stt
     names.append(stt.whisper_model if stt.engine == "whisper" else stt.vosk_model)
     if settings.tts.engine == "kokoro":

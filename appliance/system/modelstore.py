@@ -13,8 +13,9 @@ import shutil
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlparse
 
 import yaml
 
@@ -119,6 +120,11 @@ def wakeword_entry(word: str, specs: Collection[str]) -> str:
     return word if word in specs else PACKAGED_WAKE_WORDS
 
 
+def download_name(url: str, name: str) -> str:
+    """The file name a single-file download is installed under."""
+    return PurePosixPath(urlparse(url).path).name or f"{name}.bin"
+
+
 def package_file(ref: str) -> Path:
     """Resolve "module:relative/path" inside an installed package without importing it."""
     module, _, rel = ref.partition(":")
@@ -157,16 +163,20 @@ class ModelStore:
         return self.root / name
 
     def how_to_get(self, spec: ModelSpec) -> str:
+        fetch = f"appliance models fetch {spec.name}"
         if spec.pip:
-            return "pip install " + " ".join(spec.pip) + "   (or: pip install -e '.[models]')"
-        return f"appliance models fetch {spec.name}"
+            how = "pip install " + " ".join(spec.pip) + "   (or: pip install -e '.[models]')"
+            return f"{how}; or: {fetch}" if spec.url else how
+        return fetch
 
     def status(self, name: str) -> str:
         """'ready', 'assemble' (parts installed, not yet joined) or 'missing'."""
         spec = self.spec(name)
         try:
             if spec.path:
-                return "ready" if package_file(spec.path).exists() else "missing"
+                if package_file(spec.path).exists() or self._fetched(spec) is not None:
+                    return "ready"
+                return "missing"
             if spec.pip:
                 for ref in spec.concat_parts + spec.copy:
                     if not package_file(ref).exists():
@@ -177,14 +187,22 @@ class ModelStore:
         return "ready" if self._marker(spec).exists() else "missing"
 
     def resolve(self, name: str) -> Path:
-        """The model's file or directory, assembling packaged parts on first use."""
+        """The model's file or directory, assembling packaged parts on first use. A model
+        that ships in a package and is also published at a URL (a device has no package) is
+        found in either place."""
         spec = self.spec(name)
         if spec.path:
-            p = package_file(spec.path)
-            if not p.exists():
-                raise ModelMissing(
-                    f"model {name!r} is missing; get it with: {self.how_to_get(spec)}"
-                )
+            try:
+                p = package_file(spec.path)
+            except ModelMissing:
+                p = None
+            if p is None or not p.exists():
+                fetched = self._fetched(spec)
+                if fetched is None:
+                    raise ModelMissing(
+                        f"model {name!r} is missing; get it with: {self.how_to_get(spec)}"
+                    )
+                return fetched
             return p
         with self._lock:
             target = self.dir_for(name)
@@ -196,6 +214,14 @@ class ModelStore:
                 )
             self._assemble(spec, target)
             return self._entry(spec, target)
+
+    def _fetched(self, spec: ModelSpec) -> Path | None:
+        """The single file of a URL download (``appliance models fetch``), if installed."""
+        target = self.dir_for(spec.name)
+        if not spec.url or not (target / ".complete").exists():
+            return None
+        path = target / download_name(spec.url, spec.name)
+        return path if path.is_file() else None
 
     def _entry(self, spec: ModelSpec, target: Path) -> Path:
         if spec.concat_target and not spec.copy:

@@ -19,6 +19,10 @@ class SttSession(Protocol):
     def partial(self) -> str:
         """Best guess so far ("" for engines that only decode at the end)."""
 
+    def early(self) -> str:
+        """The transcript of everything fed so far, leaving the session open (at a pause:
+        for engines that decode whole utterances this is a full decode)."""
+
     def final(self) -> str:
         """The transcript of everything fed; the session is done afterwards."""
 
@@ -45,6 +49,10 @@ class BufferedSession:
 
     def partial(self) -> str:
         return ""
+
+    def early(self) -> str:
+        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+        return self._engine.transcribe(audio)
 
     def final(self) -> str:
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)

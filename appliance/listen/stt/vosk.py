@@ -35,6 +35,9 @@ class VoskSession:
     def partial(self) -> str:
         return " ".join([*self._done, self._partial]).strip()
 
+    def early(self) -> str:
+        return self.partial()
+
     def final(self) -> str:
         self._keep(json.loads(self._rec.FinalResult()).get("text", ""))
         self._partial = ""

@@ -4,6 +4,11 @@ A session opens at SpeechStart, is fed every SpeechAudio (so a streaming engine 
 the person is still talking and publishes partials) and is closed at SpeechEnd with a final
 Transcript - also when the text is empty, so downstream always learns the utterance ended.
 Each final transcript is also reported (``Heard``) for Home Assistant and the phase.
+
+Early transcription: at a SpeechPause the audio so far is transcribed at once. If its words
+are finished (appliance/listen/turn.py) the VAD is told to end the turn (``EndTurn``, ahead
+of its audio), and the SpeechEnd that follows reuses that transcript: the decode ran while
+the turn was being decided. Speech again (SpeechResumed) throws it away.
 """
 
 from __future__ import annotations
@@ -15,13 +20,17 @@ from appliance.config import SttSettings
 from appliance.core.pcm import SPEECH_RATE
 from appliance.listen.stt.base import SttEngine, SttSession
 from appliance.listen.stt.factory import load_engine
+from appliance.listen.turn import unfinished
 from appliance.pipeline.contracts import ModelResolver, Sink
 from appliance.pipeline.events import Heard
 from appliance.pipeline.inbox import Full, Inbox
 from appliance.pipeline.messages import (
     Control,
+    EndTurn,
     SpeechAudio,
     SpeechEnd,
+    SpeechPause,
+    SpeechResumed,
     SpeechStart,
     Transcript,
     now,
@@ -33,23 +42,26 @@ class SttWorker(InboxWorker):
     name = "stt"
 
     def __init__(self, settings: SttSettings, downstream: Sink, *,
-                 events: Sink | None = None, store: ModelResolver | None = None,
-                 engine: SttEngine | None = None, name: str | None = None,
-                 inbox: Inbox | None = None) -> None:
+                 events: Sink | None = None, turns: Sink | None = None,
+                 store: ModelResolver | None = None, engine: SttEngine | None = None,
+                 name: str | None = None, inbox: Inbox | None = None) -> None:
         """Give either ``store`` (a ModelStore: the engine is loaded in ``setup``, in this
-        worker's thread, once) or an already loaded ``engine``."""
+        worker's thread, once) or an already loaded ``engine``. ``turns``: the VAD's inbox,
+        told when an early transcript is a finished turn."""
         if engine is None and store is None:
             raise ValueError("SttWorker needs a ModelStore or a loaded engine")
         # Whisper holds the stage ~2 s per utterance: room for that much streamed audio.
         super().__init__(name, inbox if inbox is not None else Inbox(2048), events=events)
         self.settings = settings
         self.downstream = downstream
+        self.turns = turns
         self.store = store
         self.engine = engine
         self._session: SttSession | None = None
         self._utterance = 0
         self._t_start = 0.0
         self._last_partial = ""
+        self._early: tuple[int, str, float] | None = None  # (pause, text, decode s) still valid
         self._lock = threading.Lock()  # the counters below are read by other threads
         self.finals = 0
         self.decode_s = 0.0  # total time spent finalizing (for the real-time factor)
@@ -67,6 +79,7 @@ class SttWorker(InboxWorker):
             assert self.engine is not None
             self._session = self.engine.start()  # drops any session left open by a reset
             self._utterance, self._t_start, self._last_partial = msg.utterance, msg.t, ""
+            self._early = None
         elif isinstance(msg, SpeechAudio):
             if self._session is None or msg.utterance != self._utterance:
                 return  # its start was lost to an interrupt: nothing to attach it to
@@ -74,13 +87,24 @@ class SttWorker(InboxWorker):
             with self._lock:
                 self.audio_s += len(msg.samples) / SPEECH_RATE
             self._publish_partial()
+        elif isinstance(msg, SpeechPause):
+            if self._session is not None and msg.utterance == self._utterance:
+                self._transcribe_early(msg)
+        elif isinstance(msg, SpeechResumed):
+            if msg.utterance == self._utterance:
+                self._early = None
         elif isinstance(msg, SpeechEnd):
             if self._session is None or msg.utterance != self._utterance:
                 return
             session, self._session = self._session, None
+            early, self._early = self._early, None
+            assert self.engine is not None
             t = now()
-            text = session.final()
-            took = now() - t
+            if early is not None and not self.engine.streaming:
+                text, took = early[1], early[2]  # decoded during the pause: nothing left to do
+            else:
+                text = session.final()
+                took = now() - t
             with self._lock:
                 self.decode_s += took
                 self.finals += 1
@@ -96,6 +120,20 @@ class SttWorker(InboxWorker):
 
     def on_control(self, msg: Control) -> None:
         self._session = None
+        self._early = None
+
+    def _transcribe_early(self, msg: SpeechPause) -> None:
+        assert self._session is not None
+        t = now()
+        text = self._session.early()
+        took = now() - t
+        self._early = (msg.pause, text, took)
+        finished = not unfinished(text)
+        self.log.debug("early transcript of utterance %d (%.0f ms, p_complete %s): %r%s",
+                       msg.utterance, 1000 * took, msg.p_complete, text,
+                       "" if finished else " - unfinished, still listening")
+        if finished and self.turns is not None:
+            self.turns.put(EndTurn(utterance=msg.utterance, pause=msg.pause))
 
     def stats(self) -> dict[str, Any]:
         """``rtf``: seconds spent finalizing per second of utterance audio."""
