@@ -25,6 +25,7 @@ from appliance.audio.capture import CaptureWorker
 from appliance.audio.playback import PlaybackWorker
 from appliance.brain.learning import RouterLog
 from appliance.brain.output import FillerSource, Prerendered
+from appliance.brain.prepare import AnswerPreparer
 from appliance.brain.router import Router
 from appliance.brain.splitter import SentenceSplitter
 from appliance.brain.templates import Templates
@@ -35,6 +36,7 @@ from appliance.config import Settings, StyleSettings
 from appliance.control import plane as control_plane
 from appliance.control.sink import PipelineCommands
 from appliance.control.worker import events_inbox
+from appliance.core.pcm import resample, to_int16
 from appliance.listen.gate import ListenGate
 from appliance.listen.stt.worker import SttWorker
 from appliance.listen.vad import VadWorker
@@ -43,8 +45,8 @@ from appliance.pipeline.contracts import Sink
 from appliance.pipeline.events import Event
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.interruption import InterruptionService
-from appliance.pipeline.messages import Priority, SpeakRequest
-from appliance.pipeline.priority import PriorityQueue
+from appliance.pipeline.messages import Priority, SpeakRequest, Utterance
+from appliance.pipeline.priority import BridgeFn, PriorityQueue
 from appliance.pipeline.supervisor import Supervisor
 from appliance.pipeline.worker import Worker
 from appliance.speak.fillers import FillerBank
@@ -59,6 +61,7 @@ log = logging.getLogger("appliance.app")
 STAGES: tuple[str, ...] = ("capture", "vad", "stt", "brain", "speak", "playback")
 LISTENING: tuple[str, ...] = STAGES[:3]
 Prerender = Literal["all", "fillers", "none"]
+PRERENDER_STOP_S = 3.0  # a stop waits this long for a synthesis in flight (native code)
 W = TypeVar("W")
 
 
@@ -66,19 +69,21 @@ class Pipeline:
     """The built appliance: its workers in reading order, the supervisor, the channels and the
     control plane. A stage that was not built raises ``LookupError`` when asked for."""
 
-    def __init__(self, settings: Settings, store: ModelStore, events: Inbox) -> None:
+    def __init__(self, settings: Settings, store: ModelStore, events: Inbox,
+                 queue: PriorityQueue) -> None:
         self.settings = settings
         self.store = store
         self.events = events
+        self.queue = queue
         self.stages: dict[str, Worker] = {}
         self.workers: list[Worker] = []
         self.supervisor = Supervisor([])
         self.plane: control_plane.ControlPlane | None = None
         self.gate = ListenGate(settings.listen)
-        self.queue = PriorityQueue(settings.speak.low_boost_s)
         self._prerender: Prerender = "none"
         self._stop_prerender = threading.Event()
         self._prerender_job: Callable[[], None] | None = None
+        self._prerender_thread: threading.Thread | None = None
         self.fillers_ready = threading.Event()  # the LLM path's first sound is cached
         self.prerendered = threading.Event()  # ... and every static answer too
 
@@ -131,11 +136,16 @@ class Pipeline:
             self.fillers_ready.set()
             self.prerendered.set()
         else:
-            threading.Thread(target=self._prerender_job, name="prerender", daemon=True).start()
+            self._prerender_thread = threading.Thread(target=self._prerender_job,
+                                                      name="prerender", daemon=True)
+            self._prerender_thread.start()
 
     def stop(self, timeout: float = 1.0) -> bool:
         self._stop_prerender.set()
-        return self.supervisor.stop(timeout)
+        ok = self.supervisor.stop(timeout)
+        if self._prerender_thread is not None:  # a synthesis in flight: let it finish
+            self._prerender_thread.join(PRERENDER_STOP_S)
+        return ok
 
     def state_text(self) -> str:
         return self.control.state.snapshot().state
@@ -169,9 +179,18 @@ def build_pipeline(
     s.state_path.mkdir(parents=True, exist_ok=True)
     store = store or ModelStore(s.cache_path)
     events = events_inbox()
-    p = Pipeline(s, store, events)
+
+    # --- what is said: the engine, rendered audio and fillers (the queue bridges with them)
+    style = s.tts.styles[s.tts.style]
+    engine = create_engine(s, store) if full else None
+    rendered = RenderedAudioCache(engine, s.cache_path / "rendered") if engine else None
+    fillers = FillerBank(rendered, style, s.speak.filler_no_repeat) if rendered else None
 
     # --- the channels ----------------------------------------------------------------
+    queue = PriorityQueue(
+        s.speak.low_boost_s, max_bridge_s=s.speak.max_bridge_s,
+        bridge=bridge_source(fillers, s.audio.playback_rate) if fillers else None)
+    p = Pipeline(s, store, events, queue)
     vad_in = Inbox(capture_backlog or 256, drop_oldest=True)
     stt_in = Inbox(2048)  # Whisper holds the stage ~2 s per utterance: room for that audio
     brain_in = Inbox(64)
@@ -189,17 +208,14 @@ def build_pipeline(
                                 turns=vad_in, store=store, inbox=stt_in)
     listeners: list[Callable[[Event], None]] = [p.gate.on_event]
     volume = Volume(s.state_path, events=events)
-    if full:
-        style = s.tts.styles[s.tts.style]
-        engine = create_engine(s, store)
-        rendered = RenderedAudioCache(engine, s.cache_path / "rendered")
-        fillers = FillerBank(rendered, style, s.speak.filler_no_repeat)
+    if engine is not None and rendered is not None and fillers is not None:
         templates = Templates.load()
+        preparer = AnswerPreparer(templates, lambda text: rendered.render(text, style))
         brain = BrainWorker(
             s, router=Router.load(s.state_path, s.brain.router_threshold), templates=templates,
             downstream=speak_in, interrupter=interrupter, timers=timers, volume=volume,
             events=events, store=store, filler=filler_source(fillers),
-            prerendered=prerendered_from_cache(rendered, style),
+            prerendered=prerendered_from_cache(rendered, style), preparer=preparer,
             learning=RouterLog(s.state_path), inbox=brain_in,
         )
         p.stages["brain"] = brain
@@ -211,7 +227,7 @@ def build_pipeline(
         volume.attach(playback.set_gain)
 
         def job() -> None:
-            _prerender(p, fillers, templates, rendered, style, prerender)
+            _prerender(p, fillers, templates, rendered, style, preparer, prerender)
 
         p._prerender_job = None if prerender == "none" else job
 
@@ -283,6 +299,27 @@ def filler_source(bank: FillerBank, category: str = "thinking") -> FillerSource:
     return make
 
 
+def bridge_source(bank: FillerBank, device_rate: int) -> BridgeFn:
+    """Short fillers for the priority queue to bridge a late sentence with: only those
+    already rendered, converted to the device's format once."""
+    lock = threading.Lock()
+    converted: dict[str, np.ndarray] = {}
+
+    def make(answer: int) -> Utterance | None:
+        f = bank.pick_ready("bridge")
+        if f is None:
+            return None
+        with lock:
+            audio = converted.get(f.text)
+            if audio is None:
+                audio = converted[f.text] = to_int16(resample(f.audio, f.sample_rate,
+                                                              device_rate))
+        return Utterance(audio, device_rate, Priority.LOW, answer=answer, text=f.text,
+                         kind="bridge")
+
+    return make
+
+
 def prerendered_from_cache(cache: RenderedAudioCache, style: StyleSettings) -> Prerendered:
     """A rendered-audio cache lookup (never synthesizes: a miss is spoken as text instead)."""
 
@@ -294,11 +331,13 @@ def prerendered_from_cache(cache: RenderedAudioCache, style: StyleSettings) -> P
 
 
 def prerender_static(templates: Templates, cache: RenderedAudioCache, style: StyleSettings,
-                     stop: threading.Event | None = None) -> int:
-    """Render every static answer and opening into the cache (disk hits cost nothing);
-    meant for a background thread at start. Returns how many texts are now cached."""
+                     stop: threading.Event | None = None, *, start: int = 0,
+                     end: int | None = None) -> int:
+    """Render static answers and openings ``start:end`` (in ``static_texts()`` order) into the
+    cache (disk hits cost nothing); meant for a background thread at start. Returns how many
+    texts it went through."""
     n = 0
-    for text in templates.static_texts():
+    for text in templates.static_texts()[start:end]:
         if stop is not None and stop.is_set():
             break
         cache.render(text, style)
@@ -307,14 +346,24 @@ def prerender_static(templates: Templates, cache: RenderedAudioCache, style: Sty
 
 
 def _prerender(p: Pipeline, fillers: FillerBank, templates: Templates,
-               rendered: RenderedAudioCache, style: StyleSettings, what: Prerender) -> None:
-    """Fillers first (the LLM path needs them soonest), then every static answer."""
+               rendered: RenderedAudioCache, style: StyleSettings, preparer: AnswerPreparer,
+               what: Prerender) -> None:
+    """Fillers first (the LLM path needs them soonest), then one static variant of every
+    answer, the answers that can be known ahead (``prerendered`` is set then: every answer
+    can start at once), the other static variants, and the predictable ones kept a minute
+    ahead for as long as the service runs."""
+    stop = p._stop_prerender
     try:
         fillers.prepare()
         p.fillers_ready.set()
         if what == "all":
-            n = prerender_static(templates, rendered, style, p._stop_prerender)
-            log.info("pre-rendered the fillers and %d static answers", n)
+            cover = templates.cases()
+            n = prerender_static(templates, rendered, style, stop, end=cover)
+            preparer.prepare(stop)
+            p.prerendered.set()
+            n += prerender_static(templates, rendered, style, stop, start=cover)
+            log.info("pre-rendered the fillers, %d static answers and the predictable ones", n)
+            preparer.run(stop)
     except Exception:
         # systemd's SIGTERM also reaches an espeak-ng child: a TTS killed at shutdown is
         # no failure.

@@ -139,6 +139,8 @@ class SpeakSettings:
     low_boost_s: float = _f(30.0, lo=1.0, hi=600.0)
     filler_no_repeat: int = _f(3, lo=0, hi=10)
     first_sentence_max_chars: int = _f(120, lo=20, hi=1000)
+    max_bridge_s: float = _f(
+        6.0, lo=0.0, hi=30.0, doc="at most this much 'mm' while an answer's next sentence is late")
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ class BrainSettings:
     llm_context_tokens: int = _f(2048, lo=256, hi=32768)
     llm_threads: int = _f(2, lo=1, hi=16)
     context_turns: int = _f(4, lo=0, hi=50)
-    filler_threshold_s: float = _f(0.6, lo=0.0, hi=10.0, doc="skip the filler below this wait")
+    filler_threshold_s: float = _f(
+        0.3, lo=0.0, hi=10.0, doc="skip the filler when the answer is predicted sooner")
     timer_max_ring_s: float = _f(900.0, lo=5.0, hi=7200.0)
 
 

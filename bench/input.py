@@ -116,9 +116,11 @@ def run(settings: config.Settings, silence_s: float) -> None:
     store = ModelStore(settings.cache_path)
     signal, truth = compose(recorded(DEMO_SENTENCES), lead_s=1.0, gap_s=2.0, tail_s=1.0)
     transcripts = Inbox(256)
-    stt = SttWorker(settings.stt, transcripts, store=store)
     tap = TapInbox(256)
-    vad = VadWorker(settings.vad, store.resolve(settings.vad.model), stt.inbox, inbox=tap)
+    stt = SttWorker(settings.stt, transcripts, store=store, turns=tap)
+    turn_model = store.resolve(settings.turn.model) if settings.turn.model else None
+    vad = VadWorker(settings.vad, store.resolve(settings.vad.model), stt.inbox,
+                    turn=settings.turn, turn_model=turn_model, inbox=tap)
     capture = CaptureWorker(settings.audio, tap)
     sup = Supervisor([capture, vad, stt])
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
@@ -169,7 +171,8 @@ def run(settings: config.Settings, silence_s: float) -> None:
         score = wer([truth[f.utterance - 1].text for f in finals], [f.text for f in finals],
                     settings.stt.language)
         print(f"\nend of speech -> VAD speech-end: mean {1000 * np.mean(delays):.0f} ms "
-              f"(min_silence_ms {settings.vad.min_silence_ms} of it is the hangover)")
+              f"(end of turn: {settings.turn.model or 'none'}; pause {settings.turn.pause_ms} ms"
+              f", else the {settings.vad.min_silence_ms} ms hangover)")
         print(f"speech end -> final transcript: mean {1000 * np.mean(finals_s):.0f} ms")
         print(f"STT real-time factor: mean {np.mean(rtfs):.2f}; WER {score:.0%}")
     print(f"utterances heard {len(finals)}/{len(truth)}; capture {capture.stats()}; "

@@ -124,8 +124,10 @@ class Rig:
     def answer_done(self, since: float, timeout: float = 60) -> None:
         """The brain's answer after ``since`` started, played to its last sentence and the
         room is quiet again."""
-        self.events.wait_for(Started, lambda e: e.kind == "answer", since=since, timeout=timeout)
-        self.events.wait(speech_ended, since=since, timeout=timeout)
+        started = self.events.wait_for(Started, lambda e: e.kind == "answer", since=since,
+                                       timeout=timeout)
+        self.events.wait(lambda e: speech_ended(e) and getattr(e, "answer", 0) == started.answer,
+                         since=since, timeout=timeout)
         self.wait_quiet()
 
     def wait_quiet(self, quiet_s: float = 0.8, timeout: float = 60) -> None:

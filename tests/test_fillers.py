@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from appliance.config import StyleSettings
-from appliance.speak.fillers import FILLERS, FillerBank
+from appliance.speak.fillers import FILLERS, SPOKEN, FillerBank
 from appliance.speak.rendered import RenderedAudioCache
 from appliance.speak.tts.espeak import EspeakEngine
 
@@ -47,9 +47,17 @@ def prepared(tmp_path_factory) -> tuple[FillerBank, CountingEngine, Path]:
     return bank, engine, root
 
 
-def test_eighteen_fillers_in_four_categories() -> None:
-    assert sorted(FILLERS) == ["confirming", "generic", "thinking", "waiting"]
-    assert sum(len(v) for v in FILLERS.values()) == 18
+def test_a_ready_pick_never_synthesizes(tmp_path) -> None:
+    """What the priority queue bridges with, under its lock: only what is rendered."""
+    engine = CountingEngine()
+    bank = FillerBank(RenderedAudioCache(engine, tmp_path), STYLE, 3, random.Random(7))
+    assert bank.pick_ready("bridge") is None and engine.calls == []
+    bank.pick("bridge")  # renders one
+    rendered = engine.calls[-1]
+    calls = len(engine.calls)
+    picks = {bank.pick_ready("bridge").text for _ in range(5)}  # type: ignore[union-attr]
+    assert len(engine.calls) == calls
+    assert {SPOKEN.get(t, t) for t in picks} == {rendered}
 
 
 def test_prepare_renders_every_filler_once(prepared) -> None:

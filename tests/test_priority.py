@@ -209,3 +209,54 @@ def test_no_item_lost_or_played_twice_under_concurrency() -> None:
     s = q.stats()
     assert s[PLAYED] + s[STOPPED] + s[FLUSHED] == 900
     assert s[PLAYED] > 0 and s[FLUSHED] > 0
+
+
+def bridge_of(answer: int) -> Utterance:
+    return Utterance(np.ones(2400, np.int16), 24000, Priority.LOW, answer=answer, kind="bridge",
+                     text="mm")
+
+
+def test_a_late_sentence_is_bridged_and_the_bridge_stops_when_it_comes() -> None:
+    clock = FakeClock()
+    q = PriorityQueue(clock=clock, bridge=bridge_of, bridge_grace_s=0.03, max_bridge_s=0.25)
+    first = Utterance(np.ones(2400, np.int16), 24000, answer=7, index=0)  # last=False
+    q.put(first)
+    assert q.get(0) is first
+    q.done(first)
+    assert q.get(0) is None  # within the grace: the next sentence may still come in time
+    clock.advance(0.04)
+    bridge = q.get(0)
+    assert bridge is not None and (bridge.kind, bridge.answer) == ("bridge", 7)
+    q.done(bridge)
+    clock.advance(0.04)
+    second = q.get(0)
+    assert second is not None and second.kind == "bridge"  # still late: another one
+    q.done(second)
+    clock.advance(0.04)
+    assert q.get(0) is None  # 0.2 s bridged; a third would pass max_bridge_s
+    last = Utterance(np.ones(2400, np.int16), 24000, answer=7, index=1, last=True)
+    q.put(last)
+    assert q.get(0) is last
+    q.done(last)
+    clock.advance(1.0)
+    assert q.get(0) is None  # the answer is over: nothing to bridge
+    assert q.stats()["bridges"] == 2
+
+
+def test_bridging_stops_on_interrupt_and_when_the_answer_can_get_nothing_more() -> None:
+    clock = FakeClock()
+    q = PriorityQueue(clock=clock, bridge=bridge_of, bridge_grace_s=0.0)
+    opening = Utterance(np.ones(2400, np.int16), 24000, answer=3, index=0)
+    q.put(opening)
+    q.get(0)
+    q.done(opening)
+    bridge = q.get(0)
+    assert bridge is not None
+    assert q.interrupt("button") is True  # the bridge is what plays: playback stops it
+    q.done(bridge, stopped=True)
+    assert q.get(0) is None
+    q.put(opening2 := Utterance(np.ones(2400, np.int16), 24000, answer=4, index=0))
+    q.get(0)
+    q.done(opening2)
+    q.end_answer(4)  # its last sentence failed to synthesize
+    assert q.get(0) is None

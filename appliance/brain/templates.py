@@ -15,6 +15,7 @@ import random
 import re
 import string
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,14 +179,23 @@ class Templates:
         return sum(len(v) for v in self.table.values())
 
     def static_texts(self) -> list[str]:
-        """Every static answer and every static opening: what to pre-render to audio at start."""
-        out: set[str] = set()
-        for variants in self.table.values():
-            for v in variants:
-                opening, _ = split_opening(v)
-                if opening:
-                    out.add(_cap(opening))
-        return sorted(out)
+        """Every static answer and every static opening: what to pre-render to audio at start,
+        ordered so that each case has one ready as early as possible (the brain prefers
+        variants whose audio is ready): every case's first variant, then every second..."""
+        per_case = [sorted({_cap(o) for o, _ in map(split_opening, variants) if o})
+                    for variants in self.table.values()]
+        out: dict[str, None] = {}
+        for rank in range(max(map(len, per_case), default=0)):
+            for texts in per_case:
+                if rank < len(texts):
+                    out.setdefault(texts[rank])
+        return list(out)
+
+    def cases(self) -> int:
+        """How many cases have a static text: the first that many of ``static_texts()``
+        cover every one of them."""
+        return sum(1 for variants in self.table.values()
+                   if any(split_opening(v)[0] for v in variants))
 
     def case(self, intent: str, slots: dict, now: dt.datetime, context: dict) -> str:
         """Which case of an intent applies, from slots and what the caller did (context)."""
@@ -243,13 +253,18 @@ class Templates:
             vals["volume"] = spell(int(context["volume"])) + " por ciento"
         return vals
 
-    def choose(self, key: str, available: set[str] | frozenset[str] = frozenset()) -> str:
+    def choose(self, key: str, available: set[str] | frozenset[str] = frozenset(),
+               prefer: Callable[[str], bool] | None = None) -> str:
         """A variation whose slots are all available, never the one used last for this case
-        (unless it is the only one)."""
+        (unless it is the only one); among them those whose opening ``prefer`` accepts (its
+        audio is ready), if any."""
         variants = self.table[key]
         usable = [i for i, v in enumerate(variants) if set(_SLOT.findall(v)) <= available]
         if not usable:
             raise KeyError(f"no template for {key!r} with slots {sorted(available)}")
+        if prefer is not None:
+            ready = [i for i in usable if prefer(_cap(split_opening(variants[i])[0]))]
+            usable = ready or usable
         with self._lock:
             last = self._last.get(key)
             options = [i for i in usable if i != last] or usable
@@ -258,10 +273,13 @@ class Templates:
         return variants[i]
 
     def render(self, intent: str, slots: dict | None = None, now: dt.datetime | None = None,
-               context: dict | None = None) -> Response:
+               context: dict | None = None, *, prefer: Callable[[str], bool] | None = None,
+               avoid: frozenset[str] = frozenset()) -> Response:
         """The answer for a routed intent. context carries what the brain did: `timers`
         (list of {name, remaining} for queries), `cancelled` (names, None for unnamed),
-        `volume` (0-100) and `at_limit` for volume changes."""
+        `volume` (0-100) and `at_limit` for volume changes. ``prefer``: is this opening's
+        audio ready? ``avoid``: slots not to use (an answer rendered ahead must not name the
+        minute it ends at)."""
         slots, context = slots or {}, context or {}
         now = now or dt.datetime.now()
         key = f"{intent}.{self.case(intent, slots, now, context)}"
@@ -270,7 +288,7 @@ class Templates:
         if key not in self.table:
             raise KeyError(f"no templates for intent {intent!r}")
         vals = self.values(intent, slots, now, context)
-        template = self.choose(key, {k for k, v in vals.items() if v})
+        template = self.choose(key, {k for k, v in vals.items() if v and k not in avoid}, prefer)
         opening, rest = split_opening(template)
         rest_text = _tidy(string.Formatter().vformat(rest, (), vals)) if rest else ""
         opening = _cap(opening)

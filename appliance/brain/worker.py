@@ -28,6 +28,7 @@ from appliance.brain.learning import RouterLog
 from appliance.brain.llm import LanguageModel, LlmEngine, LlmError
 from appliance.brain.outcomes import AnswerTracker
 from appliance.brain.output import FillerSource, Prerendered, alarm_tone
+from appliance.brain.prepare import AnswerPreparer
 from appliance.brain.router import Router, RouteResult
 from appliance.brain.scheduler import InterruptPredictor
 from appliance.brain.splitter import SentenceSplitter
@@ -77,6 +78,7 @@ class BrainWorker(InboxWorker):
         conversation: Conversation | None = None,
         filler: FillerSource | None = None,
         prerendered: Prerendered | None = None,
+        preparer: AnswerPreparer | None = None,
         predictor: InterruptPredictor | None = None,
         learning: RouterLog | None = None,
         now: Callable[[], dt.datetime] = dt.datetime.now,
@@ -96,6 +98,7 @@ class BrainWorker(InboxWorker):
         self.conversation = conversation or Conversation(b.context_turns)
         self.filler = filler
         self.prerendered = prerendered
+        self.preparer = preparer
         self.filler_policy = FillerPolicy(b.filler_threshold_s, alpha=settings.speak.ewma_alpha)
         self.predictor = predictor or InterruptPredictor()
         self.tracker = AnswerTracker(self.predictor, base_lookahead=settings.speak.lookahead,
@@ -273,14 +276,23 @@ class BrainWorker(InboxWorker):
             text = "No he podido: " + SPOKEN_TIMER_ERRORS.get(exc.code, "no lo he entendido.")
             self._say(answer_id, 0, text, True)
             return text
-        resp = self.templates.render(intent, slots, self.now(), context)
-        parts = [resp.text] if resp.static or not resp.opening else [resp.opening, resp.rest]
+        now = self.now()
+        prepared = self.preparer.answer(intent, slots, now) if self.preparer else None
+        if prepared is not None:  # rendered ahead: it plays whole, at once
+            parts, text = [prepared], prepared
+        else:
+            resp = self.templates.render(intent, slots, now, context, prefer=self._has_audio)
+            parts = [resp.text] if resp.static or not resp.opening else [resp.opening, resp.rest]
+            text = resp.text
         parts = [p for p in parts if p]
         for i, part in enumerate(parts):
             self._say(answer_id, i, part, i == len(parts) - 1)
         if intent not in ("stop", "affirm", "deny", "thanks"):
-            self.conversation.add(result.text, resp.text)
-        return resp.text
+            self.conversation.add(result.text, text)
+        return text
+
+    def _has_audio(self, text: str) -> bool:
+        return self.prerendered is not None and self.prerendered(text) is not None
 
     def act(self, intent: str, slots: dict[str, Any]) -> dict[str, Any]:
         """Do what a template intent asks (timers, volume, stop); return the template context."""

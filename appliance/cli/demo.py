@@ -1,7 +1,9 @@
-"""``appliance demo``: the demo conversation - the seed's five scenarios (short query, medium
-explanation, long answer, interruption at 5 s, multi-turn) spoken by a scripted person to the
-real pipeline through FIFO-backed ALSA devices; writes a stereo recording of the conversation
-and a report.json with per-turn figures (see appliance/demo/). No sound card needed.
+"""``appliance demo``: a scripted conversation through the real pipeline on FIFO-backed ALSA
+devices (no sound card needed); writes a stereo recording of the conversation and a
+report.json with per-turn figures. The built-in script is the design document's five
+scenarios (short query, medium explanation, long answer, interruption at 5 s, multi-turn) plus
+a sentence with a pause inside, an announcement and a timer cancel;
+``--script FILE.yaml`` plays any other (format: appliance/demo/script.py).
 
 ``appliance demo --input-only``: just the input half. Spanish utterances (shipped Kokoro
 clips) with silence between them become the input file of a file-backed ALSA capture PCM
@@ -34,12 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="a scripted conversation with the real pipeline",
                        description=__doc__)
     add_config_arg(p)
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                   help="give up on start-up after this many seconds (default 300)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="give up on start-up (models, answers prepared) after this many seconds "
+                        "(default 600)")
     p.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
                    help="where conversation.wav and report.json go (default ./demo-out)")
-    p.add_argument("--scenarios", default="", metavar="N,N",
-                   help="only these scenarios (1-6), e.g. --scenarios 1,4")
+    p.add_argument("--script", type=Path, default=None, metavar="FILE.yaml",
+                   help="the conversation to play (default: the built-in demo)")
     p.add_argument("--input-only", action="store_true",
                    help="only capture -> VAD -> STT on a few utterances")
     p.set_defaults(func=cmd_demo)
@@ -51,19 +54,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     if args.input_only:
         return run_input_demo(settings, timeout=args.timeout)
-    from appliance.demo.conversation import SCENARIOS
-    from appliance.demo.run import run_conversation
+    from appliance.demo.run import run_script
+    from appliance.demo.script import BUILTIN, ScriptError, load_script
 
-    chosen = SCENARIOS
-    if args.scenarios:
-        try:
-            picks = [int(n) for n in args.scenarios.split(",")]
-            chosen = tuple(SCENARIOS[n - 1] for n in picks if n >= 1)
-        except (ValueError, IndexError):
-            print(f"appliance demo: --scenarios takes numbers 1-{len(SCENARIOS)}, "
-                  f"got {args.scenarios!r}", file=sys.stderr)
-            return 2
-    return run_conversation(settings, args.out, scenarios=chosen, timeout_s=args.timeout)
+    try:  # every file and key is checked before anything starts
+        script = load_script(args.script or BUILTIN)
+    except ScriptError as exc:
+        print(f"appliance demo: {exc}", file=sys.stderr)
+        return 2
+    return run_script(settings, script, args.out, timeout_s=args.timeout)
 
 
 def run_input_demo(settings: Settings, *, timeout: float = 300.0, out: TextIO = sys.stdout) -> int:

@@ -1,23 +1,29 @@
-"""The demo conversation: the seed's five scenarios, end to end through the real pipeline.
+"""A scripted conversation through the real pipeline, with what a person would hear measured.
 
-A scripted person (shipped Kokoro clips) speaks into a FIFO-backed ALSA microphone; the real
+A scripted person speaks (the script's audio) into a FIFO-backed ALSA microphone; the real
 appliance (capture -> VAD -> STT -> brain -> TTS -> playback) answers into a FIFO-backed ALSA
 loudspeaker that the demo drains in real time. The person waits for each answer to end before
-the next line, and in scenario 4 presses the interrupt button 5 s into the answer. Figures
-come from the pipeline's own events plus what the "ear" actually heard.
+the next turn; a turn may press the interrupt button (or send the MQTT interrupt) while the
+answer plays, or make an announcement as Home Assistant would. Figures come from the pipeline's
+own events (what it did and when) plus what the "ear" actually heard.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.app import Pipeline
+from appliance.control.commands import Say
 from appliance.core.pcm import to_int16
-from appliance.demo import voices
+from appliance.core.text import strip_accents
 from appliance.demo.fifo_devices import Ear, Mouth
+from appliance.demo.script import Script, ScriptTurn
 from appliance.pipeline.events import (
+    Event,
     Finished,
     Gap,
     Heard,
@@ -28,39 +34,21 @@ from appliance.pipeline.events import (
     speech_ended,
 )
 
-
-@dataclass(frozen=True)
-class Turn:
-    line: str  # key in voices.LINES
-    interrupt_after_s: float | None = None  # press the button this long after the first sound
+FIGURES = ("speech_end_to_transcript_ms", "transcript_to_first_sound_ms",
+           "speech_end_to_first_sound_ms", "max_gap_ms")
 
 
 @dataclass(frozen=True)
-class Phase:
-    phase: str
+class Phase(Event):
+    """A change of the published phase, logged with the pipeline's events."""
 
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    turns: tuple[Turn, ...]
-
-
-SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("1. Consulta corta", (Turn("time"), Turn("timer"))),
-    Scenario("2. Explicación media", (Turn("bread"),)),
-    Scenario("3. Respuesta larga", (Turn("paella"),)),
-    Scenario("4. Interrupción a los 5 s", (Turn("tortilla", interrupt_after_s=5.0),)),
-    Scenario("5. Multi-turno", (Turn("capital"), Turn("people"))),
-    Scenario("6. Cancelar el temporizador", (Turn("cancel"),)),
-)
+    phase: str = ""
 
 
 @dataclass
 class Log:
-    """Every pipeline event with the monotonic time it was seen; filled from worker threads
-    (list.append of a tuple under the GIL-free build is still one call, but the reader takes a
-    snapshot with list() only after the writers are quiet for the turn)."""
+    """Every observed event with the monotonic time it was seen; appended on the observers'
+    thread, read by the conversation (a snapshot under the lock)."""
 
     events: list[tuple[float, Any]] = field(default_factory=list)
 
@@ -73,7 +61,7 @@ class Log:
 
 class Conversation:
     def __init__(self, app: Pipeline, mouth: Mouth, ear: Ear, *, turn_timeout_s: float = 300.0,
-                 out: Any = print) -> None:
+                 out: Callable[[str], None] = print) -> None:
         self.app = app
         self.mouth = mouth
         self.ear = ear
@@ -81,103 +69,142 @@ class Conversation:
         self.out = out
         self.log = Log()
         app.observe(self.log.add)
-        app.control.state.subscribe(lambda snap, changed: self.log.add(Phase(snap.phase))
+        app.control.state.subscribe(lambda snap, changed: self.log.add(Phase(phase=snap.phase))
                                     if "phase" in changed else None)
         self.settle_s = app.settings.listen.settle_ms / 1000 + 0.3
 
     # --- the script ---------------------------------------------------------------------
 
-    def run(self, scenarios: tuple[Scenario, ...] = SCENARIOS) -> list[dict[str, Any]]:
+    def run(self, script: Script) -> list[dict[str, Any]]:
         turns: list[dict[str, Any]] = []
-        for scenario in scenarios:
-            self.out(f"\n== {scenario.name} ==")
-            for turn in scenario.turns:
-                figures = self.turn(turn)
-                figures["scenario"] = scenario.name
-                turns.append(figures)
-                self.print_turn(figures)
+        for turn in script.turns:
+            if turn.scenario:
+                self.out(f"\n== {turn.scenario} ==")
+            if turn.wait_s:
+                time.sleep(turn.wait_s)
+            figures = self.speech_turn(turn) if turn.audio is not None else self.announce(turn)
+            figures.update(turn=turn.index, scenario=turn.scenario)
+            _check(turn, figures)
+            turns.append(figures)
+            self.print_turn(figures)
         return turns
 
-    def turn(self, turn: Turn) -> dict[str, Any]:
-        clip = voices.clip(turn.line)
+    def speech_turn(self, turn: ScriptTurn) -> dict[str, Any]:
+        assert turn.audio is not None
         t_begin = time.monotonic()
         underruns0 = self.app.playback.stats()["underruns"]
-        duration = self.mouth.say(to_int16(clip))
+        duration = self.mouth.say(to_int16(turn.audio))
         self.mouth.wait_said(duration + 10)
         start_t, _ = self.mouth.said()[-1]
         t_end_speech = start_t + duration
-        fig: dict[str, Any] = {"said": voices.LINES[turn.line], "speech_s": round(duration, 2)}
-
-        heard_ev = self._wait(t_begin, lambda e: isinstance(e, Heard), 60)
+        fig: dict[str, Any] = {"said": turn.label, "speech_s": round(duration, 2)}
+        heard_ev = self._wait(t_begin, lambda e: isinstance(e, Heard)
+                              and bool(e.transcript.text.strip()), 60)
         if heard_ev is None:
+            fig["heard"] = []
             fig["error"] = "no transcript"
             return fig
         t_tr, tr = heard_ev[0], heard_ev[1].transcript
-        fig["heard"] = tr.text
-        fig["vad_end_after_speech_ms"] = _ms(tr.t_detected - t_end_speech)
-        fig["transcript_after_speech_ms"] = _ms(tr.t_done - t_end_speech)
+        fig["speech_end_to_transcript_ms"] = _ms(tr.t_done - t_end_speech)
         first = self._wait(t_tr, lambda e: isinstance(e, Started), 60)
         if first is None:
             fig["error"] = "no answer"
+            fig["heard"] = self._transcripts(t_begin)
             return fig
         t_first, started = first
-        routed = self._wait(t_tr, lambda e: isinstance(e, Routed), 0)
-        if routed is not None:  # reported before anything is said
-            fig["route"], fig["intent"] = routed[1].route, routed[1].intent
         fig["first_sound"] = started.kind
-        fig["transcript_to_first_sound_ms"] = _ms(t_first - tr.t_done)
-        heard = self.ear.sound_since(t_tr)
-        deadline = time.monotonic() + self.turn_timeout_s
-        if turn.interrupt_after_s is not None:
-            if not self._press_during_answer(t_first, t_first + turn.interrupt_after_s,
-                                            deadline):
-                fig["error"] = "the answer never played, so there was nothing to interrupt"
-                return fig
-            t_press = time.monotonic()
-            fig["pressed_after_first_sound_s"] = round(t_press - t_first, 2)
-            self.app.control.controller.interrupt("button")  # what a GPIO press does
-            silent = self._wait(t_press, lambda e: isinstance(e, Silent), 5)
-            if silent is not None:
-                fig["interrupt_to_silent_ms"] = _ms(silent[1].latency_s)
-            time.sleep(1.0)
-            last = self.ear.last_sound()
-            fig["interrupt_to_heard_silence_ms"] = _ms(max(0.0, last - t_press))
-            again = self._wait(t_press, lambda e: isinstance(e, Phase) and e.phase == "listening",
-                               0.1)
-            if again is not None:  # the follow-up window opens after the settle delay
-                settle = self.app.settings.listen.settle_ms / 1000
-                fig["listening_again_after_press_ms"] = _ms(again[0] - t_press + settle)
-        else:
-            done = self._wait(t_first, self._answer_done, max(1.0, deadline - time.monotonic()))
-            if done is None:
-                fig["error"] = "answer did not finish in time"
-                self.app.control.controller.interrupt("demo timeout")  # or every turn after fails
-            self._wait_quiet(1.0, deadline + 10)
-
-        heard = self.ear.sound_since(t_tr) if heard is None else heard
-        if heard is not None:
-            fig["speech_end_to_heard_ms"] = _ms(heard - t_end_speech)
-        events = self.log.since(t_tr)
-        requests = [e for _, e in events if isinstance(e, Sentence)]
-        fig["answer"] = " ".join(r.text for r in requests if r.kind == "answer" and r.text)
-        fig["filler"] = any(r.kind == "filler" for r in requests)
-        answer_starts = [w for w, e in events
-                         if isinstance(e, Started) and e.kind == "answer" and e.index == 0]
-        if answer_starts:
-            fig["transcript_to_answer_sound_ms"] = _ms(answer_starts[0] - tr.t_done)
-        fig["sentences"] = len([r for r in requests if r.kind == "answer"])
-        gaps = [e.gap_s for _, e in events if isinstance(e, Gap)]
-        fig["max_gap_ms"] = _ms(max(gaps, default=0.0))
+        fig["transcript_to_first_sound_ms"] = _ms(started.t - tr.t_done)
+        fig["speech_end_to_first_sound_ms"] = _ms(started.t - t_end_speech)
+        heard_at = self.ear.sound_since(t_tr)
+        self._play_out(turn, t_first, fig)
+        heard_at = self.ear.sound_since(t_tr) if heard_at is None else heard_at
+        if heard_at is not None:
+            fig["speech_end_to_heard_ms"] = _ms(heard_at - t_end_speech)
+        fig["heard"] = self._transcripts(t_begin)
+        routed = [e for _, e in self.log.since(t_tr) if isinstance(e, Routed)]
+        if routed:
+            fig["route"], fig["intent"] = routed[0].route, routed[0].intent
+        self._answer_figures(t_tr, fig)
         fig["underruns"] = self.app.playback.stats()["underruns"] - underruns0
-        fig["answer_audio_s"] = round(sum(
-            e.frames for _, e in events if isinstance(e, Finished)
-        ) / self.app.settings.audio.playback_rate, 2)
         time.sleep(self.settle_s)
         return fig
 
+    def announce(self, turn: ScriptTurn) -> dict[str, Any]:
+        """What the MQTT ``say`` command does, through the same command path."""
+        underruns0 = self.app.playback.stats()["underruns"]
+        fig: dict[str, Any] = {"said": f"(aviso) {turn.announce}", "heard": []}
+        t0 = time.monotonic()
+        error = self.app.control.controller.execute(Say(turn.announce), "say")
+        if error is not None:
+            fig["error"] = f"announcement refused: {error.message}"
+            return fig
+        first = self._wait(t0, lambda e: isinstance(e, Started) and e.kind == "announce", 60)
+        if first is None:
+            fig["error"] = "the announcement was never heard"
+            return fig
+        fig["first_sound"] = "announce"
+        fig["request_to_first_sound_ms"] = _ms(first[1].t - t0)
+        self._play_out(turn, first[0], fig)
+        self._answer_figures(t0, fig)
+        fig["underruns"] = self.app.playback.stats()["underruns"] - underruns0
+        time.sleep(self.settle_s)
+        return fig
+
+    def _play_out(self, turn: ScriptTurn, t_first: float, fig: dict[str, Any]) -> None:
+        """Until the answer has played out, pressing the interrupt on the way if the turn
+        says so."""
+        deadline = time.monotonic() + self.turn_timeout_s
+        if turn.interrupt is None:
+            done = self._wait(t_first, speech_ended, max(1.0, deadline - time.monotonic()))
+            if done is None:
+                fig["error"] = "answer did not finish in time"
+                self.app.control.controller.interrupt("demo timeout")  # or the next turn fails
+            self._wait_quiet(1.0, deadline + 10)
+            return
+        if not self._press_during_answer(t_first, t_first + turn.interrupt.at_s, deadline):
+            fig["error"] = "the answer never played, so there was nothing to interrupt"
+            return
+        t_press = time.monotonic()
+        fig["pressed_after_first_sound_s"] = round(t_press - t_first, 2)
+        controller = self.app.control.controller
+        if turn.interrupt.kind == "button":
+            controller.interrupt("button")  # what a GPIO press does
+        else:
+            controller.handle("interrupt", b"PRESS")  # what cmd/interrupt does
+        silent = self._wait(t_press, lambda e: isinstance(e, Silent), 5)
+        if silent is not None:
+            fig["interrupt_to_silent_ms"] = _ms(silent[1].latency_s)
+        time.sleep(1.0)
+        fig["interrupt_to_heard_silence_ms"] = _ms(max(0.0, self.ear.last_sound() - t_press))
+        again = self._wait(t_press, lambda e: isinstance(e, Phase) and e.phase == "listening",
+                           0.1)
+        if again is not None:  # the follow-up window opens after the settle delay
+            settle = self.app.settings.listen.settle_ms / 1000
+            fig["listening_again_after_press_ms"] = _ms(again[0] - t_press + settle)
+        self._wait_quiet(1.0, deadline + 10)
+
+    def _answer_figures(self, since: float, fig: dict[str, Any]) -> None:
+        events = [e for _, e in self.log.since(since)]
+        said = [e for e in events if isinstance(e, Sentence)]
+        fig["answer"] = " ".join(e.text for e in said if e.kind in ("answer", "announce")
+                                 and e.text)
+        fig["filler"] = any(e.kind == "filler" for e in said)
+        fig["sentences"] = len([e for e in said if e.kind in ("answer", "announce")])
+        answers = {e.answer for e in said}
+        gaps = [e.gap_s for e in events if isinstance(e, Gap) and e.answer in answers]
+        fig["max_gap_ms"] = _ms(max(gaps, default=0.0))
+        fig["answer_audio_s"] = round(sum(
+            e.frames for e in events if isinstance(e, Finished) and e.answer in answers
+        ) / self.app.settings.audio.playback_rate, 2)
+
     # --- waiting on the pipeline --------------------------------------------------------
 
-    def _wait(self, since: float, pred: Any, timeout: float) -> tuple[float, Any] | None:
+    def _transcripts(self, since: float) -> list[str]:
+        return [e.transcript.text for _, e in self.log.since(since)
+                if isinstance(e, Heard) and e.transcript.text.strip()]
+
+    def _wait(self, since: float, pred: Callable[[Any], bool],
+              timeout: float) -> tuple[float, Any] | None:
         deadline = time.monotonic() + timeout
         while True:
             for w, e in self.log.since(since):
@@ -188,12 +215,12 @@ class Conversation:
             time.sleep(0.02)
 
     def _press_during_answer(self, since: float, target: float, deadline: float) -> bool:
-        """Sleep until the moment to press: ``target`` if an answer sentence is audible then,
-        else within the next answer sentence (at least 1 s or half of it in, at most three
-        quarters), so the press always lands on speech however slow the machine or short the
-        answer. False if no answer sentence plays before ``deadline``."""
+        """Sleep until the moment to press: ``target`` if speech is audible then, else within
+        the next sentence (at least 1 s or half of it in, at most three quarters), so the
+        press always lands on speech however slow the machine or short the answer. False if
+        nothing plays before ``deadline``."""
         while time.monotonic() < deadline:
-            playing = self._answer_playing(since)
+            playing = self._speech_playing(since)
             if playing is not None:
                 start, dur = playing
                 early = start + min(1.0, dur / 2)
@@ -203,19 +230,15 @@ class Conversation:
             time.sleep(0.01)
         return False
 
-    def _answer_playing(self, since: float) -> tuple[float, float] | None:
-        """(start, duration) of the answer sentence being played now, if one is."""
+    def _speech_playing(self, since: float) -> tuple[float, float] | None:
+        """(start, duration) of the answer or announcement sentence playing now, if any."""
         playing: dict[int, tuple[float, float]] = {}
         for w, e in self.log.since(since):
-            if isinstance(e, Started) and e.kind == "answer":
+            if isinstance(e, Started) and e.kind in ("answer", "announce"):
                 playing[e.id] = (w, e.duration_s)
             elif isinstance(e, Finished | Silent):
                 playing.pop(e.id, None)
         return next(iter(playing.values()), None)
-
-    @staticmethod
-    def _answer_done(e: Any) -> bool:
-        return speech_ended(e)
 
     def _wait_quiet(self, quiet_s: float, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -229,24 +252,63 @@ class Conversation:
 
     def print_turn(self, f: dict[str, Any]) -> None:
         self.out(f"  persona:   {f['said']}")
-        self.out(f"  oído:      {f.get('heard', '-')}")
+        self.out(f"  oído:      {' | '.join(f.get('heard') or ['-'])}")
         if "route" in f:
             self.out(f"  ruta:      {f['route']} ({f.get('intent')})")
         if f.get("answer"):
             self.out(f"  respuesta: {f['answer']}")
-        parts = [
-            f"{k}={f[k]}" for k in (
-                "transcript_after_speech_ms", "transcript_to_first_sound_ms",
-                "transcript_to_answer_sound_ms", "speech_end_to_heard_ms", "sentences",
-                "max_gap_ms", "underruns", "interrupt_to_silent_ms",
-                "pressed_after_first_sound_s", "interrupt_to_heard_silence_ms",
-                "listening_again_after_press_ms") if k in f
-        ]
+        keys = (*FIGURES, "request_to_first_sound_ms", "sentences", "underruns",
+                "interrupt_to_silent_ms", "pressed_after_first_sound_s",
+                "interrupt_to_heard_silence_ms", "listening_again_after_press_ms")
+        parts = [f"{k}={f[k]}" for k in keys if k in f]
         if f.get("filler"):
             parts.append("filler=yes")
         self.out("  cifras:    " + ", ".join(parts))
+        for problem in f.get("unexpected", []):
+            self.out(f"  NO ESPERADO: {problem}")
         if "error" in f:
             self.out(f"  ERROR:     {f['error']}")
+
+
+def summary(turns: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per route, p50 and p95 of each figure over the turns that have it."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    routes = sorted({t["route"] for t in turns if "route" in t})
+    for route in routes:
+        rows = [t for t in turns if t.get("route") == route]
+        out[route] = {}
+        for key in FIGURES:
+            values = sorted(float(t[key]) for t in rows if key in t)
+            if values:
+                out[route][key] = {"n": len(values), "p50": statistics.median(values),
+                                   "p95": _percentile(values, 95), "max": values[-1]}
+    return out
+
+
+def _percentile(sorted_values: list[float], p: float) -> float:
+    k = (len(sorted_values) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def _check(turn: ScriptTurn, fig: dict[str, Any]) -> None:
+    """The script's ``expect`` against what happened; misses are listed, not fatal."""
+    problems = []
+    heard = [strip_accents(h.lower()) for h in fig.get("heard", [])]
+    for key, want in turn.expect:
+        if key in ("route", "intent") and fig.get(key) != want:
+            problems.append(f"{key} {fig.get(key)!r}, expected {want!r}")
+        elif key == "transcripts" and len(heard) != want:
+            problems.append(f"{len(heard)} transcripts, expected {want}")
+        elif key == "heard":
+            words = want if isinstance(want, list) else [want]
+            missing = [w for w in words if not any(strip_accents(str(w).lower()) in h
+                                                   for h in heard)]
+            if missing:
+                problems.append(f"heard {fig.get('heard')}, missing {missing}")
+    if problems:
+        fig["unexpected"] = problems
 
 
 def _ms(seconds: float) -> int:

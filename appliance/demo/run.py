@@ -1,8 +1,8 @@
-"""Sets the stage for the demo conversation and writes its recording and report.
+"""Sets the stage for a scripted conversation and writes its recording and report.
 
 The appliance runs with its real settings except the ALSA devices (FIFO-backed, see
 fifo_devices.py) and a fresh state directory (no timers or router log from earlier runs); the
-cache directory is the configured one, so models and pre-rendered fillers are reused.
+cache directory is the configured one, so models and pre-rendered answers are reused.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 
@@ -21,14 +21,16 @@ from appliance import config
 from appliance.config import Settings
 from appliance.core.pcm import SPEECH_RATE, resample, to_float32
 from appliance.demo.fifo_devices import Ear, Mouth, alsa_config
+from appliance.demo.script import Script
 
 MIC, SPEAKER = "appliance_demo_mic", "appliance_demo_speaker"
 
 
-def run_conversation(settings: Settings, out_dir: Path, *, scenarios: Any = None,
-                     timeout_s: float = 600.0, out: TextIO = sys.stdout) -> int:
+def run_script(settings: Settings, script: Script, out_dir: Path, *,
+               timeout_s: float = 600.0, out: TextIO = sys.stdout) -> int:
+    """Play ``script`` to the real appliance; write conversation.wav and report.json."""
     from appliance.app import build_pipeline
-    from appliance.demo.conversation import SCENARIOS, Conversation
+    from appliance.demo.conversation import Conversation, summary
 
     def say(text: str) -> None:
         print(text, file=out, flush=True)
@@ -45,44 +47,64 @@ def run_conversation(settings: Settings, out_dir: Path, *, scenarios: Any = None
         mouth = Mouth(mic_fifo, SPEECH_RATE, settings.audio.period_ms)
         ear = Ear(spk_fifo, settings.audio.playback_rate)
         t0 = time.monotonic()
-        say(f"demo: loading models (STT {settings.stt.engine}, TTS {settings.tts.engine}, "
-            f"LLM {settings.brain.llm_model}) ...")
-        # Fillers only: rendering every static answer on a first run would take the CPU the
-        # conversation needs (the service does it in the background, cached on disk).
-        app = build_pipeline(settings, prerender="fillers")
+        say(f"demo: {script.name} ({len(script.turns)} turns, {script.path}); loading models "
+            f"(STT {settings.stt.engine}, TTS {settings.tts.engine}, "
+            f"LLM {settings.brain.llm_model or 'none'}) ...")
+        # Prepared exactly as the service prepares: fillers, then every answer that can be
+        # rendered ahead, in the background (cached on disk: a second run renders nothing).
+        app = build_pipeline(settings, prerender="all")
         mouth.start()
         ear.start()
         app.start()
         try:
-            if not app.supervisor.wait_ready(timeout_s) or not app.fillers_ready.wait(timeout_s):
+            if not app.supervisor.wait_ready(timeout_s):
                 say("demo: the pipeline did not start in time")
                 return 1
-            say(f"demo: pipeline ready in {time.monotonic() - t0:.1f} s "
-                f"(capture {MIC!r} and playback {SPEAKER!r} are FIFO-backed ALSA PCMs)")
+            say(f"demo: pipeline ready in {time.monotonic() - t0:.1f} s (capture {MIC!r} and "
+                f"playback {SPEAKER!r} are FIFO-backed ALSA PCMs)")
+            if not app.prerendered.is_set():
+                say("demo: preparing the answers it can render ahead (the service does this "
+                    "in the background; on disk for the next run) ...")
+            if not app.prerendered.wait(timeout_s):
+                say("demo: preparing answers did not finish in time")
+                return 1
+            say(f"demo: answers prepared after {time.monotonic() - t0:.1f} s")
             conversation = Conversation(app, mouth, ear, out=say)
-            turns = conversation.run(scenarios or SCENARIOS)
+            turns = conversation.run(script)
             time.sleep(0.5)
         finally:
             stats = {w.name: w.stats() for w in app.workers}
+            stats["queue"] = app.queue.stats()
             app.stop(2.0)
             mouth.stop()
             ear.stop()
     wav = out_dir / "conversation.wav"
     write_recording(wav, mouth.said(), ear.heard(), settings.audio.playback_rate, t0)
+    routes = summary(turns)
     report = {
+        "script": str(script.path),
         "settings": {
             "stt": settings.stt.engine, "tts": settings.tts.engine,
             "llm": settings.brain.llm_model, "style": settings.tts.style,
+            "turn_model": settings.turn.model,
         },
+        "load_average": os.getloadavg(),
         "turns": turns,
+        "summary": routes,
         "workers": stats,
         "recording": str(wav),
     }
     (out_dir / "report.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    for route, figures in routes.items():
+        say(f"demo: {route} turns: " + ", ".join(
+            f"{k} p50 {v['p50']:.0f} / p95 {v['p95']:.0f}" for k, v in figures.items()))
     failed = [t for t in turns if "error" in t]
-    say(f"\ndemo: {len(turns) - len(failed)}/{len(turns)} turns answered; recording {wav} "
-        f"(left: person, right: appliance); figures {out_dir / 'report.json'}")
+    unexpected = [t for t in turns if "unexpected" in t]
+    say(f"\ndemo: {len(turns) - len(failed)}/{len(turns)} turns answered"
+        + (f", {len(unexpected)} not as the script expected" if unexpected else "")
+        + f"; recording {wav} (left: person, right: appliance); figures "
+        f"{out_dir / 'report.json'}")
     return 1 if failed else 0
 
 

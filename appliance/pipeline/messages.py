@@ -12,6 +12,7 @@ import enum
 import itertools
 import threading
 import time
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -157,8 +158,9 @@ class Transcript:
 
 # --- output half: brain -> TTS producer -> priority queue -> playback ------------------------
 
-Kind = Literal["answer", "filler", "alarm", "announce"]
-KINDS: tuple[str, ...] = ("answer", "filler", "alarm", "announce")
+# bridge: a short "mm" the priority queue plays when an answer's next sentence is late.
+Kind = Literal["answer", "filler", "alarm", "announce", "bridge"]
+KINDS: tuple[str, ...] = typing.get_args(Kind)
 
 
 class Priority(enum.IntEnum):

@@ -6,12 +6,19 @@ flushes everything whose text was requested before it. Every utterance put here 
 exactly one outcome - played, stopped (cut while playing) or flushed - reported through
 ``on_outcome`` and counted, so nothing is lost or played twice without anyone noticing.
 
-The clock is injectable for the LOW boost; the interrupt cutoff compares against
-``Utterance.t_request``, which is always ``time.monotonic``.
+An answer that has started is never left silent: when its next sentence is not here
+``bridge_grace_s`` after the last one ended, ``get`` hands out a *bridge* (a short pre-rendered
+"mm", "a ver" from ``bridge``) in its place, for at most ``max_bridge_s`` per gap - what a
+person does while finding the next words. The producer says when an answer will get nothing
+more (``end_answer``), so a lost last sentence is not bridged for.
+
+The clock is injectable for the LOW boost and the bridging; the interrupt cutoff compares
+against ``Utterance.t_request``, which is always ``time.monotonic``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -20,8 +27,12 @@ from dataclasses import dataclass
 
 from appliance.pipeline.messages import Priority, Utterance
 
+log = logging.getLogger("appliance.queue")
+
 PLAYED, STOPPED, FLUSHED = "played", "stopped", "flushed"
 OutcomeFn = Callable[[Utterance, str, str], None]  # (utterance, outcome, reason)
+BridgeFn = Callable[[int], "Utterance | None"]  # answer id -> a bridge utterance, or None
+BRIDGED_KINDS = ("answer", "filler", "bridge")  # an unfinished one of these gets bridged
 
 
 @dataclass
@@ -52,10 +63,16 @@ class PriorityQueue:
         clock: Callable[[], float] = time.monotonic,
         on_outcome: OutcomeFn | None = None,
         ledger_size: int = 1024,
+        bridge: BridgeFn | None = None,
+        bridge_grace_s: float = 0.03,
+        max_bridge_s: float = 6.0,
     ) -> None:
         self.low_boost_s = low_boost_s
         self.clock = clock
         self.on_outcome = on_outcome
+        self.bridge = bridge
+        self.bridge_grace_s = bridge_grace_s
+        self.max_bridge_s = max_bridge_s
         # Set while the utterance now playing must stop; playback polls it between periods.
         self.stop_event = threading.Event()
         self._cond = threading.Condition()
@@ -73,6 +90,10 @@ class PriorityQueue:
         self._preemptions = 0
         self._boosts = 0
         self._interrupts = 0
+        self._open: int | None = None  # answer handed out whose last sentence has not been
+        self._dry_since: float | None = None  # when its last utterance ended (nothing queued)
+        self._bridged_s = 0.0  # bridge audio handed out in the current gap
+        self._bridges = 0
 
     # --- producer side ----------------------------------------------------------------------
 
@@ -121,6 +142,14 @@ class PriorityQueue:
     def _kill_answer(self, answer: int) -> None:
         if answer and answer not in self._dead_answers:
             self._dead_answers.append(answer)
+        if answer == self._open:
+            self._open = self._dry_since = None
+
+    def end_answer(self, answer: int) -> None:
+        """Nothing more of ``answer`` will come (its last sentence failed): stop bridging."""
+        with self._cond:
+            if answer == self._open:
+                self._open = self._dry_since = None
 
     def interrupt(self, reason: str = "interrupt", t: float | None = None) -> bool:
         """Stop what plays and flush everything requested until ``t`` (default now). True if
@@ -129,6 +158,7 @@ class PriorityQueue:
         stopping = False
         with self._cond:
             self._interrupts += 1
+            self._open = self._dry_since = None
             self._cutoff = max(self._cutoff, time.monotonic() if t is None else t)
             for e in self._items:
                 self._finish(e.utt, FLUSHED, reason, done)
@@ -148,9 +178,15 @@ class PriorityQueue:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while not self._items:
+                bridge = self._bridge_due()
+                if bridge is not None:
+                    return bridge
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return None
+                if self._dry_since is not None:  # wake up when a bridge falls due
+                    due = self._dry_since + self.bridge_grace_s - self.clock()
+                    remaining = max(0.001, due if remaining is None else min(remaining, due))
                 self._cond.wait(remaining)
             now = self.clock()
             best: _Entry | None = None
@@ -167,8 +203,35 @@ class PriorityQueue:
             assert best is not None
             self._items.remove(best)
             self._waits[best.utt.priority].add(now - best.t_put)
-            self._current = best.utt
+            self._handing_out(best.utt)
             return best.utt
+
+    def _handing_out(self, utt: Utterance) -> None:
+        """``utt`` plays next: note whether an answer is left open behind it."""
+        self._current = utt
+        self._dry_since = None
+        if utt.kind != "bridge":
+            self._bridged_s = 0.0
+            unfinished = not utt.last and utt.kind in BRIDGED_KINDS and bool(utt.answer)
+            self._open = utt.answer if unfinished else None
+
+    def _bridge_due(self) -> Utterance | None:
+        """A bridge for the open answer if its next sentence is late (lock held)."""
+        if self.bridge is None or self._open is None or self._dry_since is None \
+                or self._current is not None or self._bridged_s >= self.max_bridge_s:
+            return None
+        if self.clock() - self._dry_since < self.bridge_grace_s:
+            return None
+        utt = self.bridge(self._open)
+        if utt is None or self._bridged_s + utt.duration > self.max_bridge_s:
+            return None
+        self._seen.add(utt.id)
+        self._bridged_s += utt.duration
+        self._bridges += 1
+        log.debug("bridging answer %d with %r (%.2f s so far)", self._open, utt.text,
+                  self._bridged_s)
+        self._handing_out(utt)
+        return utt
 
     @staticmethod
     def _rank(e: _Entry) -> int:
@@ -199,6 +262,10 @@ class PriorityQueue:
             pending = self._stop[1:] if self._stop and self._stop[0] == utt.id else None
             self._finish(utt, STOPPED if stopped else PLAYED, pending[0] if pending else "", done)
             self._current = None
+            if stopped or pending:
+                self._open = self._dry_since = None
+            elif utt.answer == self._open:
+                self._dry_since = self.clock()
             self._stop = None
             self.stop_event.clear()
             self._cond.notify_all()
@@ -243,6 +310,7 @@ class PriorityQueue:
                 "preemptions": self._preemptions,
                 "boosts": self._boosts,
                 "interrupts": self._interrupts,
+                "bridges": self._bridges,
                 "playing": self._current.id if self._current else None,
                 **self._counts,
             }

@@ -22,6 +22,8 @@ FILLERS: dict[str, tuple[str, ...]] = {
     "waiting": ("un momento", "espera", "enseguida", "ya casi", "un segundo"),
     "confirming": ("entiendo", "vale", "ok", "claro", "perfecto"),
     "generic": ("hmm", "eh", "mmm"),
+    # Short enough to slip between two sentences whose second is a moment late.
+    "bridge": ("mm", "eh", "a ver", "pues", "hmm"),
 }
 
 # What the engine is given for interjections espeak-ng would otherwise spell out letter by
@@ -66,6 +68,21 @@ class FillerBank:
             audio = self.cache.render(SPOKEN.get(text, text), self.style)
             with self._lock:
                 self._audio[text] = audio
+
+    def pick_ready(self, category: str) -> Filler | None:
+        """Like ``pick``, but only among fillers already rendered (it never synthesizes: the
+        priority queue calls it with its lock held); None if none is ready yet."""
+        texts = FILLERS[category]
+        with self._lock:
+            rendered = [t for t in texts if t in self._audio]
+            if not rendered:
+                return None
+            window = min(self.no_repeat, len(texts) - 1)
+            recent = list(self._recent)[-window:] if window > 0 else []
+            text = self._rng.choice([t for t in rendered if t not in recent] or rendered)
+            if self.no_repeat > 0:
+                self._recent.append(text)
+            return Filler(text, category, self._audio[text], self.sample_rate)
 
     def pick(self, category: str = "thinking") -> Filler:
         """A filler of ``category`` not among the last ``no_repeat`` picks (any category).

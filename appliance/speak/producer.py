@@ -12,6 +12,8 @@ the worker drop the sentences it holds; a sentence in synthesis at that moment i
 the priority queue when it arrives, because it was requested before the interrupt.
 Pre-rendered audio (fillers, cached templates) skips synthesis and is only converted. A
 sentence that cannot be synthesized is reported (``SpeechFailed``), so its answer still ends.
+An announcement is queued whole once its last sentence is synthesized: it has no deadline,
+and a message from Home Assistant with holes in it sounds broken.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class ProducerWorker(InboxWorker):
         self._lookahead = lookahead
         self._ewma: float | None = None  # synthesis seconds per character
         self._pending: deque[SpeakRequest] = deque()  # worker thread only
+        self._held: list[Utterance] = []  # announcement sentences waiting for the last one
         self._timeline: deque[tuple[float, float]] = deque()  # (start, end) of queued audio
         self._records: deque[Prediction] = deque(maxlen=1000)
         self._working = 0  # 1 while a request is being synthesized/converted
@@ -152,6 +155,8 @@ class ProducerWorker(InboxWorker):
         self._drop_pending()
         if isinstance(msg, Interrupt):
             self._timeline.clear()
+            self._count("dropped", len(self._held))
+            self._held.clear()
 
     def handle(self, msg: Any) -> None:
         if not isinstance(msg, SpeakRequest):
@@ -211,19 +216,38 @@ class ProducerWorker(InboxWorker):
                 return
             audio = synthesized
         if not len(audio):
-            self.report(SpeechFailed(answer=req.answer, index=req.index, last=req.last,
-                                     reason="no audio"))
+            self._failed(req, "no audio")
             return
         utt = Utterance(
             audio, self.device_rate, req.priority, answer=req.answer, index=req.index,
             text=req.text, kind=req.kind, last=req.last, t_request=req.t,
         )
+        if utt.kind == "announce" and not utt.last:
+            self._held.append(utt)
+            return
+        held, self._held = (self._held, []) if utt.kind == "announce" else ([], self._held)
+        for u in (*held, utt):
+            self._queue(u)
+
+    def _queue(self, utt: Utterance) -> None:
         if not self.queue.put(utt):  # its turn was interrupted while we worked
             self._count("dropped")
-        else:
-            now = self.clock()
-            start = max(now, self._timeline[-1][1]) if self._timeline else now
-            self._timeline.append((start, start + utt.duration))
+            return
+        now = self.clock()
+        start = max(now, self._timeline[-1][1]) if self._timeline else now
+        self._timeline.append((start, start + utt.duration))
+
+    def _failed(self, req: SpeakRequest, reason: str) -> None:
+        """A sentence that will not play: its answer must still end (turn-taking, bridging),
+        and an announcement plays what it has."""
+        self.report(SpeechFailed(answer=req.answer, index=req.index, last=req.last,
+                                 reason=reason[:200]))
+        if req.last:
+            self.queue.end_answer(req.answer)
+            if req.kind == "announce":
+                held, self._held = self._held, []
+                for u in held:
+                    self._queue(u)
 
     def _synthesize(self, req: SpeakRequest) -> np.ndarray | None:
         name = req.style or self.default_style
@@ -241,8 +265,7 @@ class ProducerWorker(InboxWorker):
         except Exception as exc:  # a bad sentence must not take the speaker down
             self.log.error("speak: synthesis failed for %r: %s", req.text[:80], exc)
             self._count("failed")
-            self.report(SpeechFailed(answer=req.answer, index=req.index, last=req.last,
-                                     reason=str(exc)[:200]))
+            self._failed(req, str(exc))
             return None
         done = self.clock()
         actual = done - now

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from appliance.pipeline.contracts import Sink
+from appliance.pipeline.events import Event
 from appliance.pipeline.supervisor import Supervisor
 from appliance.pipeline.worker import Worker
 
@@ -39,7 +40,8 @@ class FakeClock:
 
 
 class Collector:
-    """A thread-safe sink that remembers everything put into it, with its arrival time."""
+    """A thread-safe sink that remembers everything put into it, with its time: an event's
+    own time (when it happened), anything else's arrival."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -47,8 +49,9 @@ class Collector:
         self._taken = 0  # ``take`` hands out each item once
 
     def put(self, msg: Any, timeout: float | None = None) -> None:
+        t = msg.t if isinstance(msg, Event) else time.monotonic()
         with self._cond:
-            self._items.append((time.monotonic(), msg))
+            self._items.append((t, msg))
             self._cond.notify_all()
 
     def __call__(self, msg: Any) -> None:  # also usable as an observer callback

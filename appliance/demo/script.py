@@ -1,0 +1,173 @@
+"""A conversation script: what the person says and does, turn by turn (YAML).
+
+```yaml
+name: Cocina                      # optional: a title for the printout
+turns:
+  - audio: hola.wav               # what the person says: any WAV/FLAC, any rate/channels
+  - audio: [pon.flac, 0.85, quince.flac]   # a sentence with a 0.85 s pause inside
+    scenario: "1. Consulta corta" # optional: a heading, as in the design document
+  - audio: cuentame.wav
+    interrupt: {kind: button, at_s: 1.0}   # 1.0 s after the appliance's first sound
+  - announce: "Un texto largo ..."         # as if sent with the MQTT say command
+  - audio: gracias.flac
+    expect: {route: template, intent: thanks}   # optional: checked and reported
+```
+
+Paths are relative to the script file. Everything is checked when the script is loaded, so a
+missing file or an unknown key stops the demo before anything starts, naming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from appliance.audio.files import AudioFileError, read_audio
+from appliance.core.pcm import SPEECH_RATE
+
+INTERRUPT_KINDS = ("button", "mqtt")
+TURN_KEYS = ("audio", "announce", "interrupt", "scenario", "expect", "wait_s")
+EXPECT_KEYS = ("route", "intent", "heard", "transcripts")
+BUILTIN = Path(__file__).resolve().parent.parent / "data" / "conversation_es" / "demo.yaml"
+
+
+class ScriptError(ValueError):
+    """The script cannot run; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    kind: str  # button (what the GPIO press does) or mqtt (cmd/interrupt)
+    at_s: float  # after the appliance's first sound in this turn
+
+
+@dataclass(frozen=True)
+class ScriptTurn:
+    index: int  # 1-based, as printed
+    label: str  # what the person says (file names and pauses) or the announcement
+    audio: np.ndarray | None  # float32 16 kHz: the person's speech, pauses included
+    announce: str = ""
+    interrupt: Interrupt | None = None
+    scenario: str = ""
+    expect: tuple[tuple[str, Any], ...] = ()
+    wait_s: float = 0.0  # extra quiet before this turn
+
+    @property
+    def duration_s(self) -> float:
+        return 0.0 if self.audio is None else len(self.audio) / SPEECH_RATE
+
+
+@dataclass(frozen=True)
+class Script:
+    path: Path
+    name: str
+    turns: tuple[ScriptTurn, ...]
+
+
+def load_script(path: Path) -> Script:
+    path = Path(path)
+    where = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScriptError(f"{where}: cannot read the script ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        raise ScriptError(f"{where}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScriptError(f"{where}: expected a mapping with 'turns'")
+    unknown = sorted(set(data) - {"name", "turns"})
+    if unknown:
+        raise ScriptError(f"{where}: unknown key {unknown[0]!r}; allowed: name, turns")
+    raw = data.get("turns")
+    if not isinstance(raw, list) or not raw:
+        raise ScriptError(f"{where}: 'turns' must be a non-empty list")
+    turns = tuple(_turn(path, i + 1, t) for i, t in enumerate(raw))
+    return Script(path, str(data.get("name") or path.stem), turns)
+
+
+def _turn(path: Path, index: int, raw: object) -> ScriptTurn:
+    where = f"{path}: turns[{index - 1}]"
+    if not isinstance(raw, dict):
+        raise ScriptError(f"{where}: expected a mapping")
+    unknown = sorted(set(raw) - set(TURN_KEYS))
+    if unknown:
+        raise ScriptError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(TURN_KEYS)}")
+    if ("audio" in raw) == ("announce" in raw):
+        raise ScriptError(f"{where}: give either 'audio' (the person speaks) or 'announce'")
+    audio, label, announce = None, "", ""
+    if "audio" in raw:
+        audio, label = _speech(path, where, raw["audio"])
+    else:
+        announce = raw["announce"]
+        if not isinstance(announce, str) or not announce.strip():
+            raise ScriptError(f"{where}.announce: expected the text to announce")
+        label = announce
+    return ScriptTurn(
+        index=index, label=label, audio=audio, announce=announce,
+        interrupt=_interrupt(where, raw.get("interrupt")),
+        scenario=str(raw.get("scenario") or ""),
+        expect=_expect(where, raw.get("expect")),
+        wait_s=_number(f"{where}.wait_s", raw.get("wait_s", 0.0), 0.0, 60.0),
+    )
+
+
+def _speech(path: Path, where: str, value: object) -> tuple[np.ndarray, str]:
+    """Files (relative to the script) and pauses in seconds, joined into one utterance."""
+    items = value if isinstance(value, list) else [value]
+    parts: list[np.ndarray] = []
+    labels: list[str] = []
+    for i, item in enumerate(items):
+        key = f"{where}.audio" + (f"[{i}]" if isinstance(value, list) else "")
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            seconds = _number(key, item, 0.0, 10.0)
+            parts.append(np.zeros(int(seconds * SPEECH_RATE), np.float32))
+            labels.append(f"({seconds:g} s)")
+        elif isinstance(item, str) and item.strip():
+            file = (path.parent / item).resolve()
+            try:
+                parts.append(read_audio(file))
+            except AudioFileError as exc:
+                raise ScriptError(f"{key}: {exc}") from exc
+            labels.append(Path(item).name)
+        else:
+            raise ScriptError(f"{key}: expected an audio file name or a pause in seconds")
+    if not any(len(p) for p in parts):
+        raise ScriptError(f"{where}.audio: nothing to say")
+    return np.concatenate(parts).astype(np.float32), " ".join(labels)
+
+
+def _interrupt(where: str, value: object) -> Interrupt | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ScriptError(f"{where}.interrupt: expected {{kind: button, at_s: 1.0}}")
+    unknown = sorted(set(value) - {"kind", "at_s"})
+    if unknown:
+        raise ScriptError(f"{where}.interrupt: unknown key {unknown[0]!r}; allowed: kind, at_s")
+    kind = value.get("kind", "button")
+    if kind not in INTERRUPT_KINDS:
+        raise ScriptError(f"{where}.interrupt.kind: got {kind!r}, expected one of "
+                          f"{', '.join(INTERRUPT_KINDS)}")
+    return Interrupt(kind, _number(f"{where}.interrupt.at_s", value.get("at_s", 1.0), 0.0, 60.0))
+
+
+def _expect(where: str, value: object) -> tuple[tuple[str, Any], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ScriptError(f"{where}.expect: expected a mapping")
+    unknown = sorted(set(value) - set(EXPECT_KEYS))
+    if unknown:
+        raise ScriptError(f"{where}.expect: unknown key {unknown[0]!r}; allowed: "
+                          f"{', '.join(EXPECT_KEYS)}")
+    return tuple(sorted(value.items()))
+
+
+def _number(key: str, value: object, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ScriptError(f"{key}: got {value!r}, expected a number from {lo:g} to {hi:g}")
+    return float(value)
