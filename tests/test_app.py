@@ -329,7 +329,7 @@ def test_the_interrupt_button_silences_an_announcement(rig: Rig) -> None:
     rig.pins.pin(INTERRUPT_PIN).drive_low()  # the physical button (active low)
     rig.pins.pin(INTERRUPT_PIN).drive_high()
     silent = rig.one_silent_after("button", t_press)
-    assert silent.id == started.id and silent.latency_s < 0.1
+    assert silent.id == started.id and silent.latency_s < 0.5  # fades out, never plays on
     assert rig.ear.sound_since(t_press + 0.5) is None  # silent although seconds were left
 
 
