@@ -64,8 +64,9 @@ def test_discovery_retained_valid_and_republished_on_birth(broker: Broker) -> No
             assert doc["dev"]["ids"] == [DEVICE] and doc["o"]["name"] == "appliance"
             comps = doc["cmps"]
             assert {"state", "last_transcript", "last_answer", "interrupt", "push_to_talk",
-                    "mute", "volume", "listening_mode", "event", "timers", "cpu",
-                    "uptime", "time_to_first_sound", "interrupt_latency"} <= set(comps)
+                    "mute", "volume", "listening_mode", "event", "timers", "next_timer", "cpu",
+                    "uptime", "response_time", "interrupt_latency", "announce", "listening",
+                    "speaking", "timer_ringing"} <= set(comps)
             ids = [c["unique_id"] for c in comps.values()]
             assert len(set(ids)) == len(ids)
             for c in comps.values():
@@ -115,7 +116,7 @@ COMMANDS = [
     ("mute", "ON", ("set_mute", (True,))),
     ("mode", "push_to_talk", ("set_mode", ("push_to_talk",))),
     ("timer/set", '{"seconds": 300, "name": "pasta"}', ("timer_set", (300.0, "pasta"))),
-    ("timer/cancel", "pasta", ("timer_cancel", ("pasta",))),
+    ("timer/cancel", "pasta", ("timer_cancel", ("pasta", None, False))),
 ]
 
 
