@@ -258,24 +258,3 @@ def test_mqtt_and_gpio_are_two_faces_of_one_state(broker: Broker) -> None:
         probe.close()
         sup.stop()
         factory.close()
-
-
-def test_the_mosquitto_pub_examples_in_the_docs_work(broker: Broker) -> None:
-    """Runs every ``mosquitto_pub -q 1`` line of docs/mqtt.md against the appliance."""
-    import shlex
-
-    lines = [ln for ln in (REPO / "docs" / "mqtt.md").read_text().splitlines()
-             if ln.startswith("mosquitto_pub -q 1 ")]
-    assert len(lines) >= 9
-    with appliance(mqtt_settings(broker)) as (_worker, sink):
-        probe = Probe(broker, "ha", T.error)
-        try:
-            for ln in lines:
-                argv = shlex.split(ln.replace("$B", T.base))
-                argv[1:1] = ["-h", "127.0.0.1", "-p", str(broker.port), "-u", USER, "-P", PASSWORD]
-                subprocess.run(argv, check=True, timeout=10)
-            calls = sink.wait_for(len(lines))
-            assert len(calls) == len(lines) and not probe.on(T.error)
-            assert ("say", ("La lavadora ha terminado", "high", "urgent")) in calls
-        finally:
-            probe.close()
