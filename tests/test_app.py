@@ -312,7 +312,7 @@ def test_a_voice_timer_is_set(rig: Rig) -> None:
     rig.probe.publish(T.cmd("timer/set"), json.dumps({"seconds": 60, "name": name}))
     error = rig.probe.wait(T.error, n + 1)[n].json()
     assert error["code"] == "name_taken" and "already" in error["message"], error
-    rig.probe.publish(T.cmd("timer/cancel"), "{}")
+    rig.probe.publish(T.cmd("timer/cancel"), '{"all": true}')
     rig.until(lambda: rig.app.brain.timers.remaining() == [])
     rig.until(lambda: rig.probe.on(T.state)[-1].json()["timers"] == [])
 
