@@ -219,7 +219,7 @@ def test_wrong_password_logs_clearly_and_retries(
         assert not worker.connected
 
 
-def test_mqtt_and_gpio_are_two_faces_of_one_state(broker: Broker) -> None:
+def test_mqtt_and_gpio_are_two_faces_of_one_state(broker: Broker, tmp_path: Path) -> None:
     from gpiozero.pins.mock import MockFactory
 
     from appliance import config
@@ -227,7 +227,7 @@ def test_mqtt_and_gpio_are_two_faces_of_one_state(broker: Broker) -> None:
     from appliance.control.worker import events_inbox
 
     settings = config.from_dict({
-        "device": {"id": DEVICE},
+        "device": {"id": DEVICE, "state_dir": str(tmp_path)},  # the mute is kept there
         "mqtt": {"enabled": True, "host": "127.0.0.1", "port": broker.port,
                  "username": USER, "password": PASSWORD, "max_text_chars": 20},
         "gpio": {"enabled": True, "led_pins": [5]},
