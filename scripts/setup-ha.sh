@@ -41,14 +41,10 @@ fi
 echo "setup-ha: building $HA_VENV with $PY ($("$PY" -V)), homeassistant==$HA_VERSION" >&2
 start=$(date +%s)
 mkdir -p "$(dirname "$HA_VENV")"
-rm -rf "$HA_VENV.tmp"
-"$PY" -m venv "$HA_VENV.tmp"
-"$HA_VENV.tmp/bin/python" -m pip install -q --disable-pip-version-check \
+rm -rf "$HA_VENV"  # a half-built one fails the check above: it is built again
+"$PY" -m venv "$HA_VENV"
+"$HA_VENV/bin/python" -m pip install -q --disable-pip-version-check \
   "homeassistant==$HA_VERSION" "paho-mqtt==$PAHO_VERSION" 2> >(grep -v "is ignored: it is neither" >&2)
-"$HA_VENV.tmp/bin/python" -c "$CHECK"
-rm -rf "$HA_VENV"
-mv "$HA_VENV.tmp" "$HA_VENV"
-# venvs hard-code their path: rebuild the entry points for the new place
-sed -i "s|$HA_VENV.tmp|$HA_VENV|g" "$HA_VENV"/bin/* 2>/dev/null || true
+"$HA_VENV/bin/python" -c "$CHECK"
 echo "setup-ha: built in $(( $(date +%s) - start )) s" >&2
 echo "$HA_VENV/bin/python"
