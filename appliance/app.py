@@ -13,6 +13,7 @@ input half, whose transcripts go to a sink of the caller's.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from appliance.brain.volume import Volume
 from appliance.brain.worker import BrainWorker
 from appliance.config import Settings, StyleSettings
 from appliance.control import plane as control_plane
+from appliance.control.preferences import Preferences, PreferenceStore
 from appliance.control.sink import PipelineCommands
 from appliance.control.worker import events_inbox
 from appliance.core.pcm import resample, to_int16
@@ -54,7 +56,7 @@ from appliance.speak.producer import ProducerWorker
 from appliance.speak.rendered import RenderedAudioCache
 from appliance.speak.tts.factory import create_engine
 from appliance.system.interp import gil_enabled
-from appliance.system.modelstore import ModelStore, wakeword_entry
+from appliance.system.modelstore import PACKAGED_WAKE_WORDS, ModelStore, wakeword_entry
 
 log = logging.getLogger("appliance.app")
 
@@ -191,6 +193,13 @@ def build_pipeline(
         s.speak.low_boost_s, max_bridge_s=s.speak.max_bridge_s,
         bridge=bridge_source(fillers, s.audio.playback_rate) if fillers else None)
     p = Pipeline(s, store, events, queue)
+    # What was set at run time (mute, mode, wake word, sensitivity) comes back as it was.
+    wake_words = available_wake_words(s, store)
+    prefs = PreferenceStore(s.state_path).load(Preferences.from_settings(s.listen))
+    if prefs.wake_word not in wake_words:
+        prefs = dataclasses.replace(prefs, wake_word=s.listen.wake_word)
+    p.gate.set_mode(prefs.mode)
+    p.gate.set_muted(prefs.muted)
     vad_in = Inbox(capture_backlog or 256, drop_oldest=True)
     stt_in = Inbox(2048)  # Whisper holds the stage ~2 s per utterance: room for that audio
     brain_in = Inbox(64)
@@ -203,7 +212,9 @@ def build_pipeline(
     p.stages["capture"] = CaptureWorker(s.audio, vad_in, events=events, max_frames=max_frames)
     p.stages["vad"] = VadWorker(s.vad, store.resolve(s.vad.model), stt_in, turn=s.turn,
                                 turn_model=_turn_model(s, store), events=events, gate=p.gate,
-                                wakeword=_wakeword(s, store), inbox=vad_in)
+                                wakeword=_wakeword(s, store, prefs),
+                                load_wakeword=lambda word, sens: load_wakeword(store, word, sens),
+                                sensitivity=prefs.sensitivity, inbox=vad_in)
     p.stages["stt"] = SttWorker(s.stt, brain_in if full else _given(transcripts), events=events,
                                 turns=vad_in, store=store, inbox=stt_in)
     listeners: list[Callable[[Event], None]] = [p.gate.on_event]
@@ -239,7 +250,8 @@ def build_pipeline(
         volume=volume, timers=timers,
     )
     p.plane = control_plane.build(s, commands, events=events, listeners=listeners,
-                                  volume=volume.level, pin_factory=pin_factory,
+                                  volume=volume.level, restored=prefs, wake_words=wake_words,
+                                  pin_factory=pin_factory,
                                   diagnostics=lambda: {"gil_enabled": gil_enabled()})
     p.workers = [*p.stages.values(), *p.plane.workers]
     p.supervisor = Supervisor(p.workers, restart_backoff_s=s.service.restart_backoff_s,
@@ -266,17 +278,30 @@ def _turn_model(s: Settings, store: ModelStore) -> Path | None:
         return None
 
 
-def _wakeword(s: Settings, store: ModelStore) -> WakeWordDetector | None:
+def _wakeword(s: Settings, store: ModelStore, prefs: Preferences) -> WakeWordDetector | None:
     """Loaded whatever the mode, so MQTT can switch to wake_word at run time; a broken model
     only matters (and only fails the start) when wake_word is the mode."""
     try:
-        model_dir = store.resolve(wakeword_entry(s.listen.wake_word, store.specs))
-        return WakeWordDetector(model_dir, s.listen.wake_word, s.listen.sensitivity)
+        return load_wakeword(store, prefs.wake_word, prefs.sensitivity)
     except Exception as exc:
-        if s.listen.mode == "wake_word":
+        if prefs.mode == "wake_word":
             raise
         log.warning("wake word unavailable (%s); modes always/push_to_talk still work", exc)
         return None
+
+
+def load_wakeword(store: ModelStore, word: str, sensitivity: float) -> WakeWordDetector:
+    return WakeWordDetector(store.resolve(wakeword_entry(word, store.specs)), word, sensitivity)
+
+
+def available_wake_words(s: Settings, store: ModelStore) -> tuple[str, ...]:
+    """What Home Assistant may choose from: the packaged models and the configured word."""
+    words = {s.listen.wake_word}
+    try:
+        words |= {p.stem for p in store.resolve(PACKAGED_WAKE_WORDS).glob("*.json")}
+    except Exception as exc:  # no packaged models: only the configured one, if it loads
+        log.warning("packaged wake words unavailable: %s", exc)
+    return tuple(sorted(words))
 
 
 def split_sentences(text: str, max_chars: int) -> list[str]:

@@ -39,7 +39,7 @@ def _f(default: Any, *, lo: float | None = None, hi: float | None = None, doc: s
 
 @dataclass(frozen=True)
 class DeviceSettings:
-    id: str = _f("appliance", doc="unique id: MQTT client id, topics, discovery")
+    id: str = _f("appliance", doc="unique id: MQTT topics, Home Assistant discovery")
     name: str = _f("Cocina", doc="human name shown in Home Assistant")
     state_dir: str = _f("var/state", doc="timers, router log, volume (systemd: StateDirectory)")
     cache_dir: str = _f("var/cache", doc="assembled models, rendered audio (CacheDirectory)")
@@ -154,6 +154,9 @@ class BrainSettings:
     filler_threshold_s: float = _f(
         0.3, lo=0.0, hi=10.0, doc="skip the filler when the answer is predicted sooner")
     timer_max_ring_s: float = _f(900.0, lo=5.0, hi=7200.0)
+    home_reply_s: float = _f(3.0, lo=0.0, hi=30.0,
+                             doc="home control: wait this long for Home Assistant's reply "
+                                 "before the brief answer; 0 = answer at once")
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,7 @@ class MqttSettings:
     password: str = _f("", doc="prefer password_env or password_file")
     password_env: str = _f("", doc="environment variable holding the password")
     password_file: str = _f("", doc="file holding the password")
+    client_id: str = _f("", doc="default: <device id>-<hash of /etc/machine-id>, one per unit")
     keepalive: int = _f(30, lo=5, hi=3600)
     discovery_prefix: str = _f("homeassistant")
     base_topic: str = _f("", doc="default: appliance/<device id>")
@@ -253,6 +257,12 @@ class Settings:
     @property
     def cache_path(self) -> Path:
         return Path(self.device.cache_dir)
+
+
+def allowed_range(section: type, name: str) -> tuple[float, float]:
+    """The inclusive range of a setting, for the faces that change it at run time (MQTT)."""
+    meta = next(f.metadata for f in dataclasses.fields(section) if f.name == name)
+    return meta["lo"], meta["hi"]
 
 
 def _describe(tp: Any) -> str:

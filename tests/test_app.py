@@ -160,14 +160,16 @@ class Rig:
 
     def one_silent_after(self, reason: str, since: float) -> Silent:
         """The interrupt went through the one service (only it reports ``Interrupted``) and
-        produced exactly one ``Silent``; the appliance listens again afterwards."""
+        produced exactly one ``Silent``; the appliance listens again afterwards (unless the
+        interrupt was muting it: then it is idle, and shows muted)."""
         interrupted = self.events.wait_for(Interrupted, since=since, timeout=10)
         assert interrupted.reason == reason
         silent = self.events.wait_for(Silent, since=since, timeout=10)
         time.sleep(1.0)  # room for a second, wrong one
         assert [e.reason for e in self.events.of(Interrupted, since)] == [reason]
         assert len(self.events.of(Silent, since)) == 1
-        self.until(lambda: self.app.control.state.snapshot().phase == "listening")
+        at_rest = "idle" if self.app.gate.muted else "listening"
+        self.until(lambda: self.app.control.state.snapshot().phase == at_rest)
         self.wait_quiet()
         return silent
 
@@ -314,7 +316,7 @@ def test_a_voice_timer_is_set(rig: Rig) -> None:
     rig.probe.publish(T.cmd("timer/set"), json.dumps({"seconds": 60, "name": name}))
     error = rig.probe.wait(T.error, n + 1)[n].json()
     assert error["code"] == "name_taken" and "already" in error["message"], error
-    rig.probe.publish(T.cmd("timer/cancel"), "{}")
+    rig.probe.publish(T.cmd("timer/cancel"), '{"all": true}')
     rig.until(lambda: rig.app.brain.timers.remaining() == [])
     rig.until(lambda: rig.probe.on(T.state)[-1].json()["timers"] == [])
 

@@ -325,3 +325,42 @@ def test_without_an_llm_open_questions_get_an_apology(tmp_path, router):
     said = rig.hear("Explícame por qué sube el pan en el horno.")
     assert texts(said) and said[-1].last
     assert say_clock(NOW)[1] in texts(rig.hear("¿Qué hora es?")).lower()
+
+
+# --- home control: Home Assistant carries it out ----------------------------------------------
+
+
+def test_a_home_request_is_routed_for_home_assistant_and_answered_briefly_in_time(
+        tmp_path, router):
+    clock = FakeClock(100.0)
+    rig = Rig(tmp_path, router, clock=clock)
+    assert rig.hear("apaga la luz de la cocina") == []  # Home Assistant may still reply
+    routed = rig.events.of(Routed)[-1]
+    assert (routed.route, routed.intent) == ("home", "home")
+    assert dict(routed.slots) == {"action": "turn_off", "device": "luz", "area": "cocina"}
+    clock.advance(rig.settings.brain.home_reply_s - 0.1)
+    rig.brain.idle()
+    assert rig.said() == []
+    clock.advance(0.2)
+    rig.brain.idle()
+    brief = rig.said()
+    assert texts(brief) in Templates.load().table["home.default"] and brief[-1].last
+
+
+def test_home_assistants_reply_replaces_the_brief_answer(tmp_path, router):
+    clock = FakeClock(100.0)
+    rig = Rig(tmp_path, router, clock=clock)
+    rig.hear("sube la persiana del salón")
+    rig.brain.hear_playback(Sentence(answer=99, index=0, text="He subido la persiana.",
+                                     kind="announce", last=True))
+    rig.brain.handle(rig.brain.inbox.get(0.1))  # the reply, as the control worker passes it
+    clock.advance(30)
+    rig.brain.idle()
+    assert rig.said() == []
+
+
+def test_cancelling_an_unknown_timer_by_voice_says_so(tmp_path, router):
+    rig = Rig(tmp_path, router)
+    rig.hear("pon un temporizador de cinco minutos para la pasta")
+    said = texts(rig.hear("cancela el temporizador del pollo"))
+    assert "pollo" in said and len(rig.timers.pending()) == 1

@@ -21,7 +21,9 @@ from appliance.control.commands import (
     Say,
     SetMode,
     SetMute,
+    SetSensitivity,
     SetVolume,
+    SetWakeWord,
     TimerCancel,
     TimerSet,
 )
@@ -30,10 +32,10 @@ from appliance.control.schema import PARSERS, parse
 from appliance.control.state import StateMachine
 from tests.support.control import RecordingSink
 
-LIMITS = Limits(max_text_chars=200, styles=("normal", "urgent", "calm"))
+LIMITS = Limits(max_text_chars=200, styles=("normal", "urgent", "calm"),
+                wake_words=("alexa", "okay_nabu"))
 
 VALID = [
-    ("interrupt", b"", InterruptCmd()),
     ("interrupt", b"PRESS", InterruptCmd()),
     ("interrupt", b'{"source": "doorbell"}', InterruptCmd("doorbell")),
     ("ptt", b"start", PttStart()),
@@ -56,10 +58,16 @@ VALID = [
     ("mode", b"wake_word", SetMode("wake_word")),
     ("mode", b'"always"', SetMode("always")),
     ("mode", b'{"mode": "push_to_talk"}', SetMode("push_to_talk")),
+    ("wake_word", b"alexa", SetWakeWord("alexa")),
+    ("wake_word", b'{"wake_word": "okay_nabu"}', SetWakeWord("okay_nabu")),
+    ("sensitivity", b"0.65", SetSensitivity(0.65)),
+    ("sensitivity", b"1", SetSensitivity(1.0)),
+    ("sensitivity", b'{"sensitivity": 0}', SetSensitivity(0.0)),
     ("timer/set", b"90", TimerSet(90.0)),
+    ("timer/set", b"1", TimerSet(1.0)),
     ("timer/set", b'{"seconds": 600, "name": "pasta"}', TimerSet(600.0, "pasta")),
-    ("timer/cancel", b"", TimerCancel(None)),
-    ("timer/cancel", b"{}", TimerCancel(None)),
+    ("timer/cancel", b'{"all": true}', TimerCancel(all=True)),
+    ("timer/cancel", b'{"id": 3}', TimerCancel(id=3)),
     ("timer/cancel", b"pasta", TimerCancel("pasta")),
     ("timer/cancel", b'{"name": "pasta"}', TimerCancel("pasta")),
 ]
@@ -96,6 +104,7 @@ MALFORMED = [
     ("say", b'{"text": "hola", "priority": 1}', "wrong_type", "priority"),
     ("say", b'{"text": "hola", "style": "shouty"}', "invalid_value", "style"),
     ("say", b'{"text": "a\\u0000b"}', "invalid_value", "text"),
+    ("say", b'{"text": "hola \\ud800"}', "invalid_value", "text"),  # a lone surrogate
     ("volume", b"loud", "malformed_json", None),
     ("volume", b"101", "out_of_range", "volume"),
     ("volume", b"-1", "out_of_range", "volume"),
@@ -118,10 +127,12 @@ MALFORMED = [
     ("ptt", b"", "empty_payload", None),
     ("ptt", b"{}", "missing_field", "action"),
     ("ptt", b"1", "wrong_type", "action"),
+    ("interrupt", b"", "empty_payload", None),  # what clearing a retained command sends
     ("interrupt", b"now", "malformed_json", None),
     ("interrupt", b'{"source": 3}', "wrong_type", "source"),
     ("interrupt", b"[]", "wrong_type", None),
     ("timer/set", b"0", "out_of_range", "seconds"),
+    ("timer/set", b"0.4", "out_of_range", "seconds"),
     ("timer/set", b"-5", "out_of_range", "seconds"),
     ("timer/set", b"86401", "out_of_range", "seconds"),
     ("timer/set", b'{"name": "pasta"}', "missing_field", "seconds"),
@@ -131,6 +142,16 @@ MALFORMED = [
     ("timer/set", b'{"seconds": 60, "repeat": true}', "unknown_field", "repeat"),
     ("timer/cancel", ("x" * 65).encode(), "invalid_value", "name"),
     ("timer/cancel", b"42", "wrong_type", "name"),
+    ("timer/cancel", b"", "empty_payload", None),  # never "cancel every timer"
+    ("timer/cancel", b"{}", "missing_field", "name"),
+    ("timer/cancel", b'{"all": false}', "invalid_value", "all"),
+    ("timer/cancel", b'{"name": "pasta", "all": true}', "invalid_value", "all"),
+    ("timer/cancel", b'{"id": "3"}', "wrong_type", "id"),
+    ("wake_word", b"hey_siri", "invalid_value", "wake_word"),
+    ("wake_word", b"", "empty_payload", None),
+    ("sensitivity", b"1.5", "out_of_range", "sensitivity"),
+    ("sensitivity", b"high", "wrong_type", "sensitivity"),
+    ("sensitivity", b'"0.5"', "wrong_type", "sensitivity"),
 ]
 
 

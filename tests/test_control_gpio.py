@@ -145,7 +145,7 @@ def test_interrupt_press_acts_at_once_and_double_cancels_timers(factory: MockFac
         clock.advance(0.06)
         tap(factory, clock, "interrupt")
         assert sink.wait_for(3) == [("interrupt", ("button",)), ("interrupt", ("button",)),
-                                    ("timer_cancel", (None,))]
+                                    ("timer_cancel", (None, None, True))]
         assert [(e.detail["button"], e.detail["press"]) for e in events] == [
             ("interrupt", "press"), ("interrupt", "press"), ("interrupt", "double")]
     finally:

@@ -27,6 +27,16 @@ def test_shown_state_muted_hides_input_but_not_speech_or_errors() -> None:
     assert "state" in seen[1][1] and "muted" in seen[1][1]
 
 
+def test_ringing_shows_over_muted_and_as_its_own_flag() -> None:
+    sm = StateMachine(muted=True)
+    sm.set_phase("ringing", ringing=True)
+    d = sm.snapshot().as_dict()
+    assert (d["state"], d["ringing"], d["listening"], d["speaking"]) == (
+        "ringing", True, False, False)
+    sm.set_phase("error", "capture device: gone", ringing=True)
+    assert sm.snapshot().as_dict()["ringing"] and sm.snapshot().state == "error"
+
+
 def test_no_change_no_notification_and_seq_counts_changes() -> None:
     sm = StateMachine()
     calls: list[Snapshot] = []
@@ -40,7 +50,8 @@ def test_no_change_no_notification_and_seq_counts_changes() -> None:
 @pytest.mark.parametrize(
     ("method", "value"),
     [("set_phase", "sleeping"), ("set_mode", "loud"), ("set_volume", 101), ("set_volume", True),
-     ("set_volume", 5.5), ("set_muted", "yes"), ("set_transcript", None)],
+     ("set_volume", 5.5), ("set_muted", "yes"), ("set_transcript", None),
+     ("set_sensitivity", 1.5), ("set_sensitivity", True), ("set_wake_word", None)],
 )
 def test_invalid_values_are_refused_and_state_unchanged(method: str, value: object) -> None:
     sm = StateMachine()
@@ -102,19 +113,21 @@ def test_concurrent_writers_deliver_in_sequence_order() -> None:
 
 def test_timers_events_and_diagnostics() -> None:
     sm = StateMachine(diagnostics=lambda: {"gil_enabled": gil_enabled()})
-    sm.set_timers([TimerInfo("pasta", 120.0, 600.0)])
+    sm.set_timers([TimerInfo(4, "pasta", 600, 1_800_000_000.4)])
     d = sm.snapshot().as_dict()
-    assert d["timers"] == [{"name": "pasta", "remaining_s": 120.0, "total_s": 600.0}]
+    assert d["timers"] == [{"id": 4, "name": "pasta", "total_s": 600,
+                            "ends_at": "2027-01-15T08:00:00+00:00"}]
+    assert d["next_timer"] == "2027-01-15T08:00:00+00:00"
     events = []
     sm.subscribe_events(events.append)
     sm.emit("timer_finished", name="pasta")
     assert events[0].as_dict() == {"event_type": "timer_finished", "name": "pasta"}
     with pytest.raises(ValueError):
         sm.emit("exploded")
-    sm.record_time_to_first_sound(412.34)
+    sm.record_response_time(412.34)
     sm.record_interrupt_latency(12.0)
     sum(i * i for i in range(200_000))  # some CPU to measure
     diag = sm.diagnostics()
-    assert diag["last_ttfs_ms"] == 412.3 and diag["last_interrupt_ms"] == 12.0
+    assert diag["last_response_ms"] == 412.3 and diag["last_interrupt_ms"] == 12.0
     assert diag["cpu_percent"] >= 0 and diag["uptime_s"] >= 0
     assert diag["gil_enabled"] is gil_enabled()

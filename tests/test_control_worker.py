@@ -17,7 +17,10 @@ from appliance.pipeline.events import (
     DeviceError,
     Event,
     Finished,
+    GateChanged,
     Heard,
+    Interrupted,
+    Routed,
     Sentence,
     Silent,
     SpeechDetected,
@@ -34,15 +37,23 @@ from appliance.pipeline.events import (
 from appliance.pipeline.messages import Transcript
 from appliance.pipeline.supervisor import Supervisor
 from appliance.pipeline.worker import InboxWorker
-from tests.support.harness import Collector, FakeClock, run_worker, running
+from tests.support.harness import Collector, run_worker, running
+
+OPEN, CLOSED = GateChanged(open=True), GateChanged(open=False)
 
 
-def heard(text: str) -> Heard:
-    return Heard(transcript=Transcript(1, text, True))
+def heard(text: str, t_detected: float = 0.0) -> Heard:
+    return Heard(transcript=Transcript(1, text, True, t_detected=t_detected))
 
 
-def started(kind: str = "answer", index: int = 0, latency_s: float = 0.2) -> Started:
-    return Started(id=1, answer=7, index=index, kind=kind, latency_s=latency_s)
+def ringing(*rings: bool) -> TimersChanged:
+    return TimersChanged(timers=tuple(TimerView(id=i + 1, name="", seconds=60, ends_at=0.0,
+                                                ringing=r) for i, r in enumerate(rings)))
+
+
+def started(kind: str = "answer", index: int = 0, latency_s: float = 0.2,
+            t: float = 0.0) -> Started:
+    return Started(id=1, answer=7, index=index, kind=kind, latency_s=latency_s, t=t)
 
 
 def finished(last: bool) -> Finished:
@@ -54,28 +65,52 @@ def finished(last: bool) -> Finished:
 
 @pytest.mark.parametrize(("events", "phase"), [
     ([], "idle"),
+    ([OPEN], "listening"),  # "always": the gate lets everything through
+    ([OPEN, CLOSED], "idle"),  # push-to-talk released, or the follow-up window over
     ([SpeechDetected(utterance=1)], "listening"),
     ([WakeWordDetected(word="okay_nabu")], "listening"),
     ([heard("¿qué hora es?")], "thinking"),
-    ([heard("")], "listening"),  # nothing intelligible: back to listening
+    ([OPEN, heard("")], "listening"),  # nothing intelligible: back to listening ...
+    ([heard("")], "idle"),  # ... unless the gate is closed
     ([heard("hola"), started()], "speaking"),
     ([started(), SpeechDetected(utterance=2)], "speaking"),  # its own voice changes nothing
+    ([started(), CLOSED, OPEN], "speaking"),  # nor does the gate around it
+    ([heard("hola"), OPEN], "thinking"),
     ([started("filler"), finished(last=False)], "speaking"),  # the answer is still coming
-    ([started(), finished(last=True)], "listening"),
-    ([started(), Silent(id=0, answer=0, reason="button", latency_s=0.0)], "listening"),
-    ([started(), SpeechFailed(answer=7, index=1, last=True, reason="tts")], "listening"),
+    ([OPEN, started(), finished(last=True)], "listening"),
+    ([started(), finished(last=True)], "idle"),  # push-to-talk, button up: not listening
+    ([OPEN, started(), Silent(id=0, answer=0, reason="button", latency_s=0.0)], "listening"),
+    ([OPEN, started(), SpeechFailed(answer=7, index=1, last=True, reason="tts")], "listening"),
     ([started(), DeviceError(device="playback", message="gone")], "error"),
     ([DeviceError(device="capture", message="gone"),
       DeviceError(device="capture", message="back", reopened=True)], "idle"),
     ([heard("hola"), WorkerCrashed(worker="brain", error="bug", restarts=1)], "error"),
-    ([heard("hola"), WorkerCrashed(worker="brain", error="bug", restarts=1),
+    ([OPEN, heard("hola"), WorkerCrashed(worker="brain", error="bug", restarts=1),
       WorkerRecovered(worker="brain")], "listening"),
+    ([OPEN, TimerFinished(id=1, name=""), ringing(True)], "ringing"),
+    ([OPEN, ringing(True), started("alarm"), CLOSED], "ringing"),
+    ([OPEN, ringing(True), started("alarm"), ringing(), Silent(id=1, answer=0, reason="button",
+                                                                latency_s=0.0)], "listening"),
+    ([ringing(True), DeviceError(device="capture", message="gone")], "error"),
 ])
 def test_phase_follows_what_happened(events: list[Event], phase: str) -> None:
     p = Phase()
     for ev in events:
         p = transition(p, ev)
     assert p.name == phase
+
+
+def test_a_ringing_alarm_is_one_state_not_a_flapping_one() -> None:
+    """Fifteen beeps (each opens and closes the gate around its sound) and the shown phase
+    never leaves ``ringing``; stopping it shows what is really going on."""
+    p = transition(transition(Phase(), OPEN), ringing(True))
+    names = set()
+    for _ in range(15):
+        for ev in (started("alarm"), CLOSED, finished(last=True), OPEN):
+            p = transition(p, ev)
+            names.add(p.name)
+    assert names == {"ringing"}
+    assert transition(p, ringing()).name == "listening"
 
 
 def test_error_names_every_fault_until_each_recovers() -> None:
@@ -104,7 +139,7 @@ class Rig:
         observers.add(self.observed)
         observers.add(lambda ev: self.observer_threads.add(threading.current_thread().name))
         self.worker = ControlWorker(self.state, listeners=[self.heard_first],
-                                    observers=observers, wall_clock=FakeClock(1_000.0))
+                                    observers=observers)
         self.observers = observers
 
     def feed(self, *events: Event) -> None:
@@ -115,31 +150,47 @@ class Rig:
 def test_events_become_the_published_state_in_order() -> None:
     rig = Rig()
     with running(rig.worker, rig.observers):
-        rig.feed(WakeWordDetected(word="okay_nabu"), heard("¿Qué hora es?"))
+        rig.feed(OPEN, WakeWordDetected(word="okay_nabu"), heard("¿Qué hora es?", 100.0),
+                 Routed(answer=7, text="¿Qué hora es?", route="template", intent="time",
+                        confidence=0.98))
         assert rig.state.snapshot().phase == "thinking"
         assert rig.state.snapshot().last_transcript == "¿Qué hora es?"
         rig.feed(Sentence(answer=7, index=0, text="Vale,", kind="answer", last=False),
-                 started(latency_s=0.412),
+                 started(latency_s=0.002, t=100.412),  # 412 ms after the end of speech
                  Sentence(answer=7, index=1, text="son las tres.", kind="answer", last=True),
                  Sentence(answer=7, index=2, text="mm", kind="filler", last=False),
                  finished(last=True))
         snap = rig.state.snapshot()
-        assert (snap.phase, snap.last_answer, snap.last_ttfs_ms) == (
+        assert (snap.phase, snap.last_answer, snap.last_response_ms) == (
             "listening", "Vale, son las tres.", 412.0)
         rig.feed(Sentence(answer=9, index=0, text="La lavadora.", kind="announce", last=True),
-                 Silent(id=3, answer=9, reason="mqtt", latency_s=0.0123),
+                 Finished(id=3, answer=9, index=0, frames=10, last=True),
+                 Sentence(answer=11, index=0, text="La puerta.", kind="announce", last=True),
+                 Interrupted(reason="mqtt"),
+                 Silent(id=4, answer=11, reason="mqtt", latency_s=0.0123),
                  VolumeChanged(level=30),
                  TimersChanged(timers=(TimerView(id=1, name="pasta", seconds=600,
                                                  ends_at=1_120.0, ringing=False),
                                        TimerView(id=2, name="", seconds=60, ends_at=990.0,
                                                  ringing=True))),
-                 TimerFinished(id=2, name=""))
+                 TimerFinished(id=2, name=""),
+                 DeviceError(device="capture", message="gone"))
         snap = rig.state.snapshot()
-        assert snap.last_answer == "La lavadora." and snap.last_interrupt_ms == 12.3
-        assert snap.volume == 30
-        assert [(t.name, t.remaining_s, t.total_s) for t in snap.timers] == [("pasta", 120, 600)]
+        assert snap.last_answer == "La puerta." and snap.last_interrupt_ms == 12.3
+        assert snap.volume == 30 and snap.ringing
+        assert [(t.id, t.name, t.total_s, t.ends_at) for t in snap.timers] == [
+            (1, "pasta", 600, 1_120.0)]
     assert [(e.event_type, e.detail) for e in rig.entity_events] == [
-        ("wake_word", {"word": "okay_nabu"}), ("timer_finished", {"name": ""})]
+        ("wake_word", {"word": "okay_nabu"}),
+        ("transcript", {"text": "¿Qué hora es?"}),
+        ("intent", {"text": "¿Qué hora es?", "route": "template", "intent": "time",
+                    "slots": {}, "confidence": 0.98}),
+        ("answer", {"text": "Vale, son las tres."}),
+        ("announcement_finished", {"text": "La lavadora.", "outcome": "played"}),
+        ("interrupted", {"reason": "mqtt"}),
+        ("announcement_finished", {"text": "La puerta.", "outcome": "interrupted"}),
+        ("timer_finished", {"id": 2, "name": ""}),
+        ("error", {"code": "device_error", "message": "capture: gone"})]
     # The pipeline's listeners saw each event before the state changed; observers after,
     # on their own thread.
     assert rig.heard_first.items() == rig.observed.items()

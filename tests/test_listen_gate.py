@@ -14,6 +14,7 @@ from appliance.listen.vad import VadWorker
 from appliance.listen.wakeword import WakeWordDetector, WakeWordError, cutoff_for
 from appliance.pipeline.events import (
     Finished,
+    GateChanged,
     Silent,
     SpeechDetected,
     SpeechFailed,
@@ -22,7 +23,7 @@ from appliance.pipeline.events import (
     WorkerCrashed,
 )
 from appliance.pipeline.inbox import Inbox
-from appliance.pipeline.messages import AudioFrame, SpeechEnd
+from appliance.pipeline.messages import AudioFrame, SpeechEnd, WakeWordSettings
 from appliance.system.modelstore import ModelStore, wakeword_entry
 from tests.support.harness import Collector
 from tests.support.speech import SPANISH_SENTENCES as SENTENCES
@@ -210,16 +211,35 @@ def test_wake_word_then_command(store, clips):
     g = gate("wake_word")
     events = Collector()
     w = vad_worker(store, g, ww, events)
-    # Without the wake word nothing is heard.
+    # Without the wake word nothing is heard: the gate stays closed ("idle", not listening).
     assert feed(w, np.concatenate([silence(0.5), hola, silence(1.5)])) == []
-    assert events.items() == []
+    assert [(type(e), getattr(e, "open", None)) for e in events.items()] == [(GateChanged, False)]
     wake = espeak("okay nabu", voice="es", speed=140) * 0.5
     ends = feed(w, np.concatenate([silence(0.5), wake, silence(0.3), hola, silence(1.5)]))
     assert w.wakes == 1 and len(ends) == 1
     assert g.listens_for_wake_word()  # the command ended: waiting for the word again
-    # Reported for Home Assistant's wake_word event and the phase: the word, then the speech.
-    assert [type(e) for e in events.items()] == [WakeWordDetected, SpeechDetected]
+    # Reported for Home Assistant's wake_word event and the phase: the word, the gate opening
+    # for the command, the speech, and the gate closing after it.
+    assert [type(e) for e in events.items() if not isinstance(e, GateChanged)] == [
+        WakeWordDetected, SpeechDetected]
+    assert [e.open for e in events.of(GateChanged)] == [False, True, False]
     assert events.of(WakeWordDetected)[0].word == "okay_nabu"
+
+
+def test_the_vad_swaps_and_retunes_its_wake_word_when_told(store):
+    def load(word, sensitivity):
+        return WakeWordDetector(store.resolve(wakeword_entry(word, store.specs)), word,
+                                sensitivity)
+
+    w = VadWorker(VadSettings(), store.resolve("silero-vad"), Inbox(16), gate=gate("wake_word"),
+                  wakeword=load("okay_nabu", 0.5), load_wakeword=load)
+    w.on_control(WakeWordSettings(sensitivity=0.9))  # as the VAD's own thread takes it
+    assert (w.wakeword.word, w.wakeword.cutoff) == ("okay_nabu",
+                                                    cutoff_for(w.wakeword.default_cutoff, 0.9))
+    w.on_control(WakeWordSettings(word="hey_jarvis"))
+    assert (w.wakeword.word, w.wakeword.sensitivity) == ("hey_jarvis", 0.9)
+    w.on_control(WakeWordSettings(word="oye_cocina"))  # no such model: keeps the one it has
+    assert w.wakeword.word == "hey_jarvis"
 
 
 def test_wake_word_ignores_other_speech_and_names_bad_words(store, clips):

@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from appliance.brain import classifier
+from appliance.brain.home import home_slots
 from appliance.brain.normalize import detect_lang, normalize
 from appliance.brain.numbers import parse_duration, parse_timer_name
 
 INTENTS: tuple[str, ...] = (
     "greeting", "farewell", "thanks", "time", "date", "timer_set", "timer_cancel",
     "timer_query", "volume_up", "volume_down", "stop", "identity", "how_are_you", "affirm",
-    "deny",
+    "deny", "home",
 )
 LLM = "llm"
 CLASSES: tuple[str, ...] = (*INTENTS, LLM)
@@ -48,8 +49,8 @@ class Example:
 
 @dataclass(frozen=True)
 class RouteResult:
-    """route is 'template' or 'llm'; intent is 'llm' when routed there, top_intent the best
-    template intent the classifier saw (useful for logs and retraining)."""
+    """route is 'template', 'home' (for Home Assistant) or 'llm'; intent is 'llm' when routed
+    there, top_intent the best template intent the classifier saw (for logs and retraining)."""
 
     text: str
     route: str
@@ -64,6 +65,10 @@ class RouteResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def route_of(intent: str) -> str:
+    return intent if intent in (LLM, "home") else "template"
 
 
 def load_examples(path: Path = DATA_PATH) -> list[Example]:
@@ -115,6 +120,8 @@ def train_model(examples: list[Example], weights: list[float] | None = None,
 
 
 def extract_slots(intent: str, norm: str) -> dict:
+    if intent == "home":
+        return home_slots(norm)
     slots: dict = {}
     if intent == "timer_set":
         seconds = parse_duration(norm)
@@ -204,7 +211,7 @@ class Router:
         intent = top if templ else LLM
         slots = extract_slots(intent, norm) if templ else {}
         ms = (time.perf_counter() - t0) * 1000.0
-        return RouteResult(text, "template" if templ else "llm", intent, slots, round(conf, 4),
+        return RouteResult(text, route_of(intent), intent, slots, round(conf, 4),
                            round(ms, 3), lang, top, norm, prev_intent)
 
 
@@ -225,7 +232,7 @@ def evaluate(model: classifier.LinearModel, examples: list[Example],
     route_ok = intent_ok = 0
     for e in examples:
         r = router.route(e.text, e.prev)
-        route_ok += r.route == ("llm" if e.intent == LLM else "template")
+        route_ok += r.route == route_of(e.intent)
         intent_ok += r.intent == e.intent
     n = max(len(examples), 1)
     return {"route_acc": round(route_ok / n, 4), "intent_acc": round(intent_ok / n, 4),

@@ -11,6 +11,11 @@ handed on if no interrupt is waiting, so nothing of a cut turn is said. Sentence
 downstream (the TTS producer's inbox) as ``SpeakRequest``s and are reported as ``Sentence``
 events; the spoken "para" goes through the interruption service like every other stop. This
 worker is also the timers' clock: ``check()`` runs on every idle poll and between tokens.
+
+Home control ("apaga la luz de la cocina") is Home Assistant's to carry out: the routing is
+reported (the ``intent`` event an automation acts on) and the brief answer waits up to
+``brain.home_reply_s`` for Home Assistant's own spoken reply (an announcement); if one comes,
+it is the answer and the brief one is never said.
 """
 
 from __future__ import annotations
@@ -113,6 +118,7 @@ class BrainWorker(InboxWorker):
         self._t0 = clock()
         self._answer_id = 0
         self._next_reload = clock() + RELOAD_EVERY_S
+        self._home: tuple[int, float, str] | None = None  # (answer, say it at, brief answer)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -137,6 +143,14 @@ class BrainWorker(InboxWorker):
     def idle(self) -> None:
         self.check_timers()
         self.reload_router()
+        self._home_reply_overdue()
+
+    def _home_reply_overdue(self) -> None:
+        """No reply from Home Assistant in time: say the brief answer."""
+        if self._home is not None and self.clock() >= self._home[1]:
+            answer_id, _, text = self._home
+            self._home = None
+            self._say(answer_id, 0, text, True)
 
     def check_timers(self) -> None:
         for ev in self.timers.check():
@@ -156,8 +170,10 @@ class BrainWorker(InboxWorker):
 
     def hear_playback(self, ev: Event) -> None:
         """Playback feedback (from the control worker's thread): which sentences started and
-        which answers played out teach the interrupt predictor and the learning log."""
-        if isinstance(ev, Started | Finished) and self.inbox is not None:
+        which answers played out teach the interrupt predictor and the learning log; an
+        announcement may be Home Assistant's reply to a home request."""
+        announced = isinstance(ev, Sentence) and ev.kind == "announce"
+        if (isinstance(ev, Started | Finished) or announced) and self.inbox is not None:
             self.inbox.put(ev)
 
     # --- messages -------------------------------------------------------------------------
@@ -165,13 +181,19 @@ class BrainWorker(InboxWorker):
     def on_control(self, msg: Control) -> None:
         if isinstance(msg, Interrupt):
             self._cancel.set()
+            self._home = None
             self.tracker.interrupted(keep=msg.keep_answer or None)
 
     def handle(self, msg: Any) -> None:
         if isinstance(msg, Transcript):
             if msg.final and msg.text.strip():
                 self._cancel.clear()
+                self._home = None  # a new question: the old request's brief answer is moot
                 self.answer(msg)
+        elif isinstance(msg, Sentence):  # an announcement: Home Assistant's reply, if awaited
+            if self._home is not None:
+                self.log.info("brain: Home Assistant answered; no brief answer")
+                self._home = None
         elif isinstance(msg, Started):
             if msg.kind == "answer":
                 self.tracker.started(msg.answer, msg.index)
@@ -181,6 +203,7 @@ class BrainWorker(InboxWorker):
         else:
             self.log.warning("brain: ignoring %s", type(msg).__name__)
         self.check_timers()
+        self._home_reply_overdue()
 
     def on_timer(self, ev: TimerEvent) -> None:
         """Alarm at HIGH priority: announce on fire, beep on every ring; a ring that reached
@@ -213,7 +236,9 @@ class BrainWorker(InboxWorker):
                            slots=tuple(sorted(result.slots.items()))))
         self.tracker.open(answer_id, result)
         try:
-            if result.route == "template":
+            if result.route == "home":
+                text = self.home_answer(answer_id)
+            elif result.route == "template":
                 text = self.template_answer(result, answer_id)
             else:
                 text = self.llm_answer(msg.text, answer_id, self._t0)
@@ -266,6 +291,13 @@ class BrainWorker(InboxWorker):
             return self.templates.render(intent, {}, self.now(), {}).text
         except KeyError:
             return fallback
+
+    def home_answer(self, answer_id: int) -> str:
+        """The brief answer, said now or when Home Assistant has not replied in time."""
+        text = self._canned("home", "Se lo he pasado a Home Assistant.")
+        self._home = (answer_id, self.clock() + self.settings.brain.home_reply_s, text)
+        self._home_reply_overdue()
+        return text
 
     def template_answer(self, result: RouteResult, answer_id: int) -> str:
         intent, slots = result.intent, dict(result.slots)

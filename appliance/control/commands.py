@@ -55,6 +55,16 @@ class SetMode:
 
 
 @dataclass(frozen=True)
+class SetWakeWord:
+    word: str
+
+
+@dataclass(frozen=True)
+class SetSensitivity:
+    sensitivity: float
+
+
+@dataclass(frozen=True)
 class TimerSet:
     seconds: float
     name: str | None = None
@@ -62,12 +72,18 @@ class TimerSet:
 
 @dataclass(frozen=True)
 class TimerCancel:
-    name: str | None = None  # None cancels every timer
+    """One of: a name, an id, or every timer (``all``)."""
+
+    name: str | None = None
+    id: int | None = None
+    all: bool = False
 
 
 Command = (
-    InterruptCmd | PttStart | PttStop | Say | SetVolume | SetMute | SetMode | TimerSet | TimerCancel
+    InterruptCmd | PttStart | PttStop | Say | SetVolume | SetMute | SetMode | SetWakeWord
+    | SetSensitivity | TimerSet | TimerCancel
 )
+SETTINGS = (SetVolume, SetMute, SetMode, SetWakeWord, SetSensitivity)  # kept in the state
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,7 @@ class Limits:
     max_text_chars: int = 1000
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     styles: tuple[str, ...] | None = None  # None: any short name is accepted
+    wake_words: tuple[str, ...] = ()  # the wake word models on this device
 
 
 class CommandSink(Protocol):
@@ -101,8 +118,10 @@ class CommandSink(Protocol):
     def set_volume(self, volume: int) -> None: ...
     def set_mute(self, muted: bool) -> None: ...
     def set_mode(self, mode: str) -> None: ...
+    def set_wake_word(self, word: str) -> None: ...
+    def set_sensitivity(self, sensitivity: float) -> None: ...
     def timer_set(self, seconds: float, name: str | None) -> None: ...
-    def timer_cancel(self, name: str | None) -> None: ...
+    def timer_cancel(self, name: str | None, timer_id: int | None, every: bool) -> None: ...
 
 
 def dispatch(cmd: Command, sink: CommandSink) -> None:
@@ -122,9 +141,13 @@ def dispatch(cmd: Command, sink: CommandSink) -> None:
             sink.set_mute(m)
         case SetMode(mode=m):
             sink.set_mode(m)
+        case SetWakeWord(word=w):
+            sink.set_wake_word(w)
+        case SetSensitivity(sensitivity=s):
+            sink.set_sensitivity(s)
         case TimerSet(seconds=s, name=n):
             sink.timer_set(s, n)
-        case TimerCancel(name=n):
-            sink.timer_cancel(n)
+        case TimerCancel(name=n, id=i, all=every):
+            sink.timer_cancel(n, i, every)
         case _:
             raise TypeError(f"not a command: {cmd!r}")

@@ -1,10 +1,11 @@
 """Commands in, pipeline calls and state changes out: the meeting point of MQTT and GPIO.
 
-Settings the state machine owns (volume, mute, listening mode) are applied to the sink and
-recorded in the state under one lock, so two faces changing the same setting at once leave
-the pipeline and the published state in agreement. Actions (interrupt, say, ptt, timers) go
-straight to the sink; the pipeline reports what follows as events, and the control worker
-turns them into the phase. A refusal (a timer name taken) is published with its own code.
+Settings the state machine owns (volume, mute, listening mode, wake word and its
+sensitivity) are applied to the sink and recorded in the state under one lock, so two faces
+changing the same setting at once leave the pipeline and the published state in agreement.
+Actions (interrupt, say, ptt, timers) go straight to the sink; the pipeline reports what
+follows as events, and the control worker turns them into the phase. A refusal (a timer name
+taken) is returned with its own code, and every refusal is also an ``error`` event.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 
 from appliance.config import MODES
 from appliance.control.commands import (
+    SETTINGS,
     Command,
     CommandError,
     CommandSink,
@@ -21,7 +23,9 @@ from appliance.control.commands import (
     Limits,
     SetMode,
     SetMute,
+    SetSensitivity,
     SetVolume,
+    SetWakeWord,
     dispatch,
 )
 from appliance.control.schema import parse
@@ -45,13 +49,13 @@ class Controller:
         cmd = parse(name, payload, self.limits)
         if isinstance(cmd, CommandError):
             log.warning("rejected command %s: %s (%s)", cmd.command, cmd.message, cmd.code)
-            return cmd
+            return self._refused(cmd)
         return self.execute(cmd, name)
 
     def execute(self, cmd: Command, name: str = "") -> CommandError | None:
         """Carry out a validated command; a failing sink becomes an error, never a crash."""
         try:
-            if isinstance(cmd, (SetVolume, SetMute, SetMode)):
+            if isinstance(cmd, SETTINGS):
                 with self._settings_lock:
                     dispatch(cmd, self.sink)
                     self._record(cmd)
@@ -59,19 +63,28 @@ class Controller:
                 dispatch(cmd, self.sink)
         except Refusal as exc:
             log.info("command %s refused (%s): %s", name, exc.code, exc)
-            return CommandError(exc.code, str(exc), None, name)
+            return self._refused(CommandError(exc.code, str(exc), None, name))
         except Exception as exc:
             log.exception("command %r failed in the pipeline", cmd)
-            return CommandError("execution_failed", f"{type(exc).__name__}: {exc}", None, name)
+            return self._refused(CommandError("execution_failed", f"{type(exc).__name__}: {exc}",
+                                              None, name))
         return None
 
-    def _record(self, cmd: SetVolume | SetMute | SetMode) -> None:
+    def _refused(self, error: CommandError) -> CommandError:
+        self.state.emit("error", **error.as_dict())
+        return error
+
+    def _record(self, cmd: Command) -> None:
         if isinstance(cmd, SetVolume):
             self.state.set_volume(cmd.volume)
         elif isinstance(cmd, SetMute):
             self.state.set_muted(cmd.muted)
-        else:
+        elif isinstance(cmd, SetMode):
             self.state.set_mode(cmd.mode)
+        elif isinstance(cmd, SetWakeWord):
+            self.state.set_wake_word(cmd.word)
+        elif isinstance(cmd, SetSensitivity):
+            self.state.set_sensitivity(cmd.sensitivity)
 
     # --- the button face --------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ _LED: dict[str, tuple[tuple[float, float] | bool, tuple[int, int, int], bool]] =
     "listening": (True, (0, 0, 1), False),
     "thinking": ((0.15, 0.15), (1, 1, 0), False),
     "speaking": ((0.5, 0.5), (0, 1, 0), False),
+    "ringing": ((0.25, 0.25), (1, 0, 1), True),
     "muted": ((0.1, 1.9), (1, 0, 0), False),
     "error": ((0.05, 0.25), (1, 0, 0), True),
 }
@@ -188,7 +189,7 @@ class GpioWorker(Worker):
                 if name == "interrupt" and ev.kind == "press":
                     c.interrupt("button")
                 elif name == "interrupt" and ev.kind == "double":
-                    c.execute(TimerCancel(None), "timer/cancel")
+                    c.execute(TimerCancel(all=True), "timer/cancel")
                 elif name == "ptt" and ev.kind == "press":
                     c.execute(PttStart(), "ptt")
                 elif name == "ptt" and ev.kind == "release":

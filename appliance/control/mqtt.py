@@ -9,18 +9,28 @@ a reconnect's full republish can never overwrite a newer change with an older on
 
 Commands arrive with QoS 1 on a persistent session (clean session off), so the broker keeps
 what was sent while we were away. QoS 1 may deliver twice when an acknowledgement was lost in a
-disconnect; a redelivery (DUP flag) of a message already executed is dropped.
+disconnect; a redelivery (DUP flag) of a message already executed is dropped. The session
+belongs to a client id that is stable on one unit and different on every other one
+(``default_client_id``), so two appliances never log each other off the broker.
+
+Nothing may escape a paho callback: paho would abandon the CONNACK or message it was handling
+and the worker would crash-loop while the broker still shows it online. Every callback is
+guarded, and a document that cannot be published is logged and skipped, never raised.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
+import hashlib
 import json
+import socket
 import ssl
 import threading
 import time
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -35,6 +45,19 @@ from appliance.control.state import EntityEvent, Snapshot
 from appliance.pipeline.backoff import Backoff
 from appliance.pipeline.worker import Worker
 
+MACHINE_ID = Path("/etc/machine-id")
+
+
+def default_client_id(device_id: str, machine_id: Path = MACHINE_ID) -> str:
+    """``<device id>-<12 hex>``: an app-specific hash of the machine id (never the id itself,
+    which systemd asks to keep private), or of the host name where there is none."""
+    try:
+        seed = machine_id.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        seed = ""
+    digest = hashlib.sha256(f"appliance-mqtt:{seed or socket.gethostname()}".encode())
+    return f"{device_id}-{digest.hexdigest()[:12]}"
+
 
 class MqttWorker(Worker):
     name = "mqtt"
@@ -46,9 +69,11 @@ class MqttWorker(Worker):
         *,
         device_id: str,
         device_name: str = "",
+        machine_id: Path = MACHINE_ID,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.client_id = settings.client_id or default_client_id(device_id, machine_id)
         self.controller = controller
         self.state = controller.state
         self.device_id = device_id
@@ -76,7 +101,7 @@ class MqttWorker(Worker):
         s = self.settings
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=self.device_id,
+            client_id=self.client_id,
             clean_session=False,
             protocol=paho.MQTTv311,
             reconnect_on_failure=False,
@@ -91,10 +116,10 @@ class MqttWorker(Worker):
                 keyfile=s.tls.key_file or None,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
+        client.on_connect = self._guarded(self._on_connect)
+        client.on_disconnect = self._guarded(self._on_disconnect)
+        client.on_subscribe = self._guarded(self._on_subscribe)
+        client.on_message = self._guarded(self._on_message)
         # Registering a write callback stops publish() from writing the socket in the caller's
         # thread: every socket write then happens here, in loop(), woken by paho's socketpair.
         client.on_socket_register_write = _writes_happen_in_loop
@@ -168,6 +193,16 @@ class MqttWorker(Worker):
         return self._subscribed.wait(timeout)
 
     # --- paho callbacks (run in this worker's thread, inside loop()) -------------------------
+
+    def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(callback)
+        def guarded(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception:
+                self.log.exception("MQTT %s failed; the connection goes on", callback.__name__)
+
+        return guarded
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any,
                     properties: Any) -> None:
@@ -255,7 +290,8 @@ class MqttWorker(Worker):
         self._publish(self.topics.error, error.as_dict(), qos=1)
 
     def _publish_discovery(self) -> None:
-        doc = discovery_payload(self.topics, self.device_name, __version__)
+        doc = discovery_payload(self.topics, self.device_name, __version__,
+                                self.controller.limits.wake_words)
         self._publish(self.topics.discovery, doc, qos=1, retain=True)
 
     def _publish_state(self, force: bool = False) -> None:
@@ -268,11 +304,19 @@ class MqttWorker(Worker):
 
     def _publish(self, topic: str, doc: dict[str, Any], *, qos: int = 0,
                  retain: bool = False) -> bool:
-        """Publish when connected; a reconnect republishes state, so nothing needs queueing."""
+        """Publish when connected; a reconnect republishes state, so nothing needs queueing.
+        Text that UTF-8 cannot carry (a lone surrogate from any source) becomes ``?`` rather
+        than freezing every later publish; any other failure is logged and reported as
+        False."""
         client = self._client
         if client is None or not self._connected.is_set():
             return False
-        info = client.publish(topic, json.dumps(doc, ensure_ascii=False), qos=qos, retain=retain)
+        try:
+            payload = json.dumps(doc, ensure_ascii=False).encode("utf-8", "replace")
+            info = client.publish(topic, payload, qos=qos, retain=retain)
+        except Exception:
+            self.log.exception("MQTT publish on %s failed; skipped", topic)
+            return False
         return info.rc == paho.MQTT_ERR_SUCCESS
 
     def _retry_later(self, what: str, exc: BaseException) -> None:

@@ -2,8 +2,11 @@
 
 One place decides the phase Home Assistant and the LED show, so it cannot drift from what the
 device does: speech detected -> listening, a transcript -> thinking, the first sound ->
-speaking, the end of what it says (played out, stopped, or unsynthesizable) -> listening. A
-stage or device that fails puts ``error`` over whatever it was doing until it recovers.
+speaking, the end of what it says (played out, stopped, or unsynthesizable) -> back at rest.
+At rest it is ``listening`` only while the turn-taking gate is open (``GateChanged``, from the
+VAD), otherwise ``idle``: push-to-talk with the button up, or waiting for the wake word. A
+ringing timer shows ``ringing`` over all that, so its beeps do not flip the state; a stage or
+device that fails puts ``error`` over everything until it recovers.
 """
 
 from __future__ import annotations
@@ -13,26 +16,37 @@ from dataclasses import dataclass, replace
 from appliance.pipeline.events import (
     DeviceError,
     Event,
+    GateChanged,
     Heard,
     SpeechDetected,
     Started,
+    TimersChanged,
     WakeWordDetected,
     WorkerCrashed,
     WorkerRecovered,
     speech_ended,
 )
 
-PHASES: tuple[str, ...] = ("idle", "listening", "thinking", "speaking", "error")
+PHASES: tuple[str, ...] = ("idle", "listening", "thinking", "speaking", "ringing", "error")
 
 
 @dataclass(frozen=True)
 class Phase:
     activity: str = "idle"  # idle, listening, thinking or speaking
+    gate_open: bool = False  # the turn-taking gate lets audio through
+    ringing: bool = False  # a timer is ringing
     faults: tuple[tuple[str, str], ...] = ()  # (what failed, why), while it is down
 
     @property
     def name(self) -> str:
-        return "error" if self.faults else self.activity
+        if self.faults:
+            return "error"
+        return "ringing" if self.ringing else self.activity
+
+    @property
+    def at_rest(self) -> str:
+        """What it does when it is not busy with a turn."""
+        return "listening" if self.gate_open else "idle"
 
     @property
     def error(self) -> str:
@@ -47,12 +61,20 @@ class Phase:
 
 def transition(phase: Phase, ev: Event) -> Phase:
     """The phase after ``ev``; events that change nothing return ``phase`` itself."""
+    if isinstance(ev, GateChanged):
+        phase = replace(phase, gate_open=ev.open)
+        if phase.activity in ("idle", "listening"):
+            return replace(phase, activity=phase.at_rest)
+        return phase
     if isinstance(ev, SpeechDetected | WakeWordDetected) and phase.activity != "speaking":
         return replace(phase, activity="listening")
     if isinstance(ev, Heard):
-        return replace(phase, activity="thinking" if ev.transcript.text.strip() else "listening")
-    if isinstance(ev, Started):
+        return replace(phase, activity="thinking" if ev.transcript.text.strip()
+                       else phase.at_rest)
+    if isinstance(ev, Started) and ev.kind != "alarm":  # alarm beeps are the ringing
         return replace(phase, activity="speaking")
+    if isinstance(ev, TimersChanged):
+        return replace(phase, ringing=any(t.ringing for t in ev.timers))
     if isinstance(ev, DeviceError):
         what = f"{ev.device} device"
         return phase.without_fault(what) if ev.reopened else phase.with_fault(what, ev.message)
@@ -61,5 +83,5 @@ def transition(phase: Phase, ev: Event) -> Phase:
     if isinstance(ev, WorkerCrashed):
         phase = phase.with_fault(f"{ev.worker} worker", ev.error)
     if speech_ended(ev):
-        return replace(phase, activity="listening")
+        return replace(phase, activity=phase.at_rest)
     return phase

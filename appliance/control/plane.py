@@ -14,6 +14,7 @@ from typing import Any
 from appliance.config import Settings
 from appliance.control.commands import CommandSink, Limits
 from appliance.control.controller import Controller
+from appliance.control.preferences import Preferences, PreferenceStore
 from appliance.control.state import StateMachine
 from appliance.control.worker import ControlWorker, Listener, ObserverWorker
 from appliance.pipeline.inbox import Inbox
@@ -35,15 +36,23 @@ class ControlPlane:
 
 def build(settings: Settings, sink: CommandSink, *, events: Inbox,
           listeners: Sequence[Listener] = (), volume: int = 50,
+          restored: Preferences | None = None, wake_words: Sequence[str] = (),
           diagnostics: Callable[[], dict[str, Any]] | None = None,
           pin_factory: Any = None) -> ControlPlane:
     """``events``: the inbox every worker reports into, read by the control worker;
     ``listeners``: what the control worker hands every event to first (turn-taking, the
     brain's playback feedback); ``volume``: the restored output volume (the brain owns its
-    persistence); ``diagnostics``: extra figures for MQTT diagnostics."""
-    state = StateMachine(volume=volume, mode=settings.listen.mode, diagnostics=diagnostics)
+    persistence); ``restored``: the preferences the pipeline was built with (the composition
+    root loaded them from the state directory), kept there again on every change;
+    ``wake_words``: the wake word models MQTT may switch between; ``diagnostics``: extra
+    figures for MQTT diagnostics."""
+    prefs = restored or Preferences.from_settings(settings.listen)
+    state = StateMachine(volume=volume, muted=prefs.muted, mode=prefs.mode,
+                         wake_word=prefs.wake_word if wake_words else "",
+                         sensitivity=prefs.sensitivity, diagnostics=diagnostics)
+    state.subscribe(PreferenceStore(settings.state_path).on_state)
     limits = Limits(max_text_chars=settings.mqtt.max_text_chars,
-                    styles=tuple(settings.tts.styles))
+                    styles=tuple(settings.tts.styles), wake_words=tuple(wake_words))
     controller = Controller(state, sink, limits)
     observers = ObserverWorker()
     control = ControlWorker(state, events=events, listeners=listeners, observers=observers)

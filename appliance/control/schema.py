@@ -4,7 +4,8 @@
 ``CommandError`` that names the problem (code, message, field), so the MQTT worker can report
 it on ``<base>/error`` and go on with the next message. Payload forms follow what Home
 Assistant entities send (``PRESS``, ``ON``/``OFF``, a bare number or option) and also accept
-a JSON object for scripts.
+a JSON object for scripts. An empty payload is refused by every command: it is what clearing
+a retained command delivers, and it must never do anything.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from appliance.control.commands import (
     Say,
     SetMode,
     SetMute,
+    SetSensitivity,
     SetVolume,
+    SetWakeWord,
     TimerCancel,
     TimerSet,
 )
+from appliance.control.state import SENSITIVITY_RANGE
 
-MAX_TIMER_S = 24 * 3600
+MIN_TIMER_S, MAX_TIMER_S = 1, 24 * 3600
 MAX_NAME_CHARS = 64
 _DEFAULT_LIMITS = Limits()
 
@@ -53,7 +57,8 @@ def _decode(payload: bytes) -> tuple[str, Any]:
             "not_utf8", f"payload is not UTF-8 text: {exc.reason} at byte {exc.start}"
         ) from None
     if not text:
-        return text, _MISSING
+        raise _Bad("empty_payload", "payload is empty; an empty message only clears a "
+                   "retained command and never runs one")
     try:
         return text, json.loads(text)
     except (ValueError, RecursionError):
@@ -64,8 +69,6 @@ def _json(text: str, value: Any) -> Any:
     """The JSON value, or a malformed_json error that quotes the parser."""
     if value is not _MISSING:
         return value
-    if not text:
-        raise _Bad("empty_payload", "payload is empty; expected JSON")
     try:
         json.loads(text)
     except ValueError as exc:
@@ -118,7 +121,7 @@ def _choice(v: Any, fld: str, choices: tuple[str, ...]) -> str:
 
 
 def _interrupt(text: str, value: Any, limits: Limits) -> Command:
-    if text == "" or text.upper() == "PRESS":
+    if text.upper() == "PRESS":
         return InterruptCmd()
     obj = _object(_json(text, value), ("source",))
     return InterruptCmd(_name(obj["source"], "source")) if "source" in obj else InterruptCmd()
@@ -135,8 +138,6 @@ def _ptt(text: str, value: Any, limits: Limits) -> Command:
         return PttStart()
     if isinstance(action, str) and action.lower() == "stop":
         return PttStop()
-    if not text:
-        raise _Bad("empty_payload", "payload is empty; expected start or stop")
     if not isinstance(action, str):
         raise _Bad("wrong_type", f"action must be start or stop, got {_kind(action)}", "action")
     raise _Bad("invalid_value", f"action: got {action[:40]!r}, expected start or stop", "action")
@@ -157,6 +158,11 @@ def _say(text: str, value: Any, limits: Limits) -> Command:
                    f"text has {len(said)} characters; the limit is {limits.max_text_chars}", "text")
     if "\x00" in said:
         raise _Bad("invalid_value", "text contains a NUL character", "text")
+    try:
+        said.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _Bad("invalid_value", f"text cannot be encoded as UTF-8: a lone surrogate "
+                   f"({said[exc.start]!a}) at character {exc.start}", "text") from None
     priority = _choice(obj.get("priority", "normal"), "priority", PRIORITIES)
     style = obj.get("style")
     if style is not None:
@@ -198,24 +204,45 @@ def _mute(text: str, value: Any, limits: Limits) -> Command:
     return SetMute(v)
 
 
-def _mode(text: str, value: Any, limits: Limits) -> Command:
+def _field(text: str, value: Any, fld: str) -> Any:
+    """A bare value (``push_to_talk``, ``0.6``) or the same as ``{"<fld>": ...}``."""
     v: Any = text if value is _MISSING else value
-    if not text:
-        raise _Bad("empty_payload", f"payload is empty; expected one of {', '.join(MODES)}")
     if isinstance(v, dict):
-        obj = _object(v, ("mode",))
-        if "mode" not in obj:
-            raise _Bad("missing_field", "field 'mode' is required", "mode")
-        v = obj["mode"]
-    return SetMode(_choice(v, "mode", MODES))
+        obj = _object(v, (fld,))
+        if fld not in obj:
+            raise _Bad("missing_field", f"field {fld!r} is required", fld)
+        v = obj[fld]
+    return v
+
+
+def _mode(text: str, value: Any, limits: Limits) -> Command:
+    return SetMode(_choice(_field(text, value, "mode"), "mode", MODES))
+
+
+def _wake_word(text: str, value: Any, limits: Limits) -> Command:
+    if not limits.wake_words:
+        raise _Bad("invalid_value", "there is no wake word model on this device", "wake_word")
+    return SetWakeWord(_choice(_field(text, value, "wake_word"), "wake_word", limits.wake_words))
+
+
+def _sensitivity(text: str, value: Any, limits: Limits) -> Command:
+    v = _field(text, value, "sensitivity")
+    lo, hi = SENSITIVITY_RANGE
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _Bad("wrong_type", f"sensitivity must be a number {lo}-{hi}, got {_kind(v)}",
+                   "sensitivity")
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise _Bad("out_of_range", f"sensitivity: got {v!r}, allowed range is {lo} to {hi}",
+                   "sensitivity")
+    return SetSensitivity(float(v))
 
 
 def _seconds(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise _Bad("wrong_type", f"seconds must be a number, got {_kind(v)}", "seconds")
-    if not math.isfinite(v) or not 0 < v <= MAX_TIMER_S:
-        raise _Bad("out_of_range", f"seconds: got {v!r}, allowed range is >0 to {MAX_TIMER_S}",
-                   "seconds")
+    if not math.isfinite(v) or not MIN_TIMER_S <= v <= MAX_TIMER_S:
+        raise _Bad("out_of_range", f"seconds: got {v!r}, allowed range is {MIN_TIMER_S} to "
+                   f"{MAX_TIMER_S}", "seconds")
     return float(v)
 
 
@@ -231,13 +258,25 @@ def _timer_set(text: str, value: Any, limits: Limits) -> Command:
 
 
 def _timer_cancel(text: str, value: Any, limits: Limits) -> Command:
-    if not text:
-        return TimerCancel(None)
     v: Any = text if value is _MISSING else value
-    if isinstance(v, dict):
-        obj = _object(v, ("name",))
-        return TimerCancel(_name(obj["name"], "name") if obj.get("name") is not None else None)
-    return TimerCancel(_name(v, "name"))
+    if not isinstance(v, dict):
+        return TimerCancel(name=_name(v, "name"))
+    obj = _object(v, ("name", "id", "all"))
+    given = [k for k in ("name", "id", "all") if k in obj]
+    if len(given) != 1:
+        raise _Bad("missing_field" if not given else "invalid_value",
+                   "give exactly one of name, id or all (all: true cancels every timer)",
+                   given[1] if len(given) > 1 else "name")
+    if "all" in obj:
+        if obj["all"] is not True:
+            raise _Bad("invalid_value", "all must be true (it cancels every timer)", "all")
+        return TimerCancel(all=True)
+    if "id" in obj:
+        i = obj["id"]
+        if isinstance(i, bool) or not isinstance(i, int) or i < 1:
+            raise _Bad("wrong_type", f"id must be a positive whole number, got {_kind(i)}", "id")
+        return TimerCancel(id=i)
+    return TimerCancel(name=_name(obj["name"], "name"))
 
 
 PARSERS = {
@@ -247,6 +286,8 @@ PARSERS = {
     "volume": _volume,
     "mute": _mute,
     "mode": _mode,
+    "wake_word": _wake_word,
+    "sensitivity": _sensitivity,
     "timer/set": _timer_set,
     "timer/cancel": _timer_cancel,
 }

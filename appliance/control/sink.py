@@ -2,7 +2,8 @@
 
 Every command returns at once. ``interrupt`` runs in the caller's thread on purpose (the
 interruption service stops the sound within a playback period, whatever the workers are
-doing); an announcement becomes sentences in the TTS producer's inbox; settings and timers
+doing); an announcement becomes sentences in the TTS producer's inbox; the wake word and its
+sensitivity go as a control message to the VAD, which owns the detector; settings and timers
 go to thread-safe services. The collaborators are Protocols given by the composition root,
 so the control plane imports no stage.
 """
@@ -12,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from appliance.pipeline.contracts import Interrupter, Sink
+from appliance.pipeline.contracts import Interrupter, Refusal, Sink
 from appliance.pipeline.events import Sentence
-from appliance.pipeline.messages import Flush, Priority, SpeakRequest, new_id
+from appliance.pipeline.messages import Flush, Priority, SpeakRequest, WakeWordSettings, new_id
 
 PRIORITIES = {"high": Priority.HIGH, "normal": Priority.NORMAL, "low": Priority.LOW}
 
@@ -45,6 +46,8 @@ class TimerControl(Protocol):
 
     def cancel(self, name: str = "", timer_id: int | None = None) -> list[Any]: ...
 
+    def pending(self) -> list[Any]: ...
+
     def cancel_all(self) -> list[Any]: ...
 
 
@@ -63,7 +66,8 @@ class PipelineCommands:
         volume: VolumeControl,
         timers: TimerControl,
     ) -> None:
-        """``listen_input``: the VAD's inbox (flushed on mute); ``speech``: the TTS
+        """``listen_input``: the VAD's inbox (flushed on mute, told the wake word and its
+        sensitivity); ``speech``: the TTS
         producer's inbox; ``split``: text to sentences, as the brain splits its answers."""
         self.interrupter = interrupter
         self.turns = turns
@@ -113,11 +117,22 @@ class PipelineCommands:
     def set_mode(self, mode: str) -> None:
         self.turns.set_mode(mode)
 
+    def set_wake_word(self, word: str) -> None:
+        self.listen_input.put(WakeWordSettings(word=word))
+
+    def set_sensitivity(self, sensitivity: float) -> None:
+        self.listen_input.put(WakeWordSettings(sensitivity=sensitivity))
+
     def timer_set(self, seconds: float, name: str | None) -> None:
         self.timers.add(int(round(seconds)), name or "")
 
-    def timer_cancel(self, name: str | None) -> None:
-        if name is None:
+    def timer_cancel(self, name: str | None, timer_id: int | None, every: bool) -> None:
+        """Every timer, or the one named or numbered; naming one that is not running is a
+        ``not_found`` refusal (``all`` with none running is not: there is nothing left)."""
+        if every:
             self.timers.cancel_all()
-        else:
-            self.timers.cancel(name)
+            return
+        if not self.timers.cancel(name or "", timer_id):
+            what = f"id {timer_id}" if timer_id is not None else f"name {name!r}"
+            running = ", ".join(t.label for t in self.timers.pending()) or "none"
+            raise Refusal("not_found", f"no running timer with {what} (running: {running})")

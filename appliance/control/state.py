@@ -16,22 +16,37 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from appliance.config import MODES
+from appliance.config import MODES, ListenSettings, allowed_range
 from appliance.control.phase import PHASES
 
 log = logging.getLogger("appliance.control.state")
 
 STATES: tuple[str, ...] = (*PHASES[:-1], "muted", "error")
-EVENT_TYPES: tuple[str, ...] = ("wake_word", "button_press", "timer_finished")
+EVENT_TYPES: tuple[str, ...] = (
+    "transcript", "intent", "answer", "wake_word", "interrupted", "announcement_finished",
+    "timer_finished", "button_press", "error",
+)
+SENSITIVITY_RANGE = allowed_range(ListenSettings, "sensitivity")
 
 
 @dataclass(frozen=True)
 class TimerInfo:
+    id: int
     name: str
-    remaining_s: float
-    total_s: float
+    total_s: int
+    ends_at: float  # wall-clock epoch seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "total_s": self.total_s,
+                "ends_at": iso_time(self.ends_at)}
+
+
+def iso_time(epoch: float) -> str:
+    """What Home Assistant reads as a timestamp: ISO 8601 with the UTC offset."""
+    return datetime.fromtimestamp(round(epoch), UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -41,26 +56,27 @@ class Snapshot:
     seq: int
     phase: str = "idle"
     error: str = ""
+    ringing: bool = False
     volume: int = 50
     muted: bool = False
     mode: str = "always"
+    wake_word: str = ""
+    sensitivity: float = 0.5
     last_transcript: str = ""
     last_answer: str = ""
-    timers: tuple[TimerInfo, ...] = ()
-    last_ttfs_ms: float | None = None
+    timers: tuple[TimerInfo, ...] = ()  # counting down, soonest first
+    last_response_ms: float | None = None
     last_interrupt_ms: float | None = None
 
     @property
     def state(self) -> str:
         """The single word Home Assistant and the LED show.
 
-        Errors win; speech stays visible while muted (announcements play even with the mic
+        Errors win; speech and alarms stay visible while muted (both play with the mic
         muted); otherwise a muted mic hides the input phases.
         """
-        if self.phase == "error":
-            return "error"
-        if self.phase == "speaking":
-            return "speaking"
+        if self.phase in ("error", "speaking", "ringing"):
+            return self.phase
         if self.muted:
             return "muted"
         return self.phase
@@ -70,13 +86,19 @@ class Snapshot:
             "state": self.state,
             "phase": self.phase,
             "error": self.error,
+            "listening": self.phase == "listening" and not self.muted,
+            "speaking": self.phase == "speaking",
+            "ringing": self.ringing,
             "volume": self.volume,
             "muted": self.muted,
             "mode": self.mode,
+            "wake_word": self.wake_word,
+            "sensitivity": self.sensitivity,
             "last_transcript": self.last_transcript,
             "last_answer": self.last_answer,
-            "timers": [dataclasses.asdict(t) for t in self.timers],
-            "last_ttfs_ms": self.last_ttfs_ms,
+            "timers": [t.as_dict() for t in self.timers],
+            "next_timer": iso_time(self.timers[0].ends_at) if self.timers else None,
+            "last_response_ms": self.last_response_ms,
             "last_interrupt_ms": self.last_interrupt_ms,
         }
 
@@ -101,6 +123,7 @@ class StateMachine:
     """Owns appliance state; every change goes through a method that validates it."""
 
     def __init__(self, *, volume: int = 50, muted: bool = False, mode: str = "always",
+                 wake_word: str = "", sensitivity: float = 0.5,
                  diagnostics: Callable[[], dict[str, Any]] | None = None) -> None:
         """``diagnostics``: extra figures for the diagnostics topic (the interpreter's GIL
         state: the composition root asks the system layer for it)."""
@@ -108,7 +131,8 @@ class StateMachine:
         self._lock = threading.Lock()
         self._notify = threading.RLock()
         self._snap = Snapshot(seq=0)
-        self._snap = self._validated(volume=volume, muted=muted, mode=mode)
+        self._snap = self._validated(volume=volume, muted=muted, mode=mode, wake_word=wake_word,
+                                     sensitivity=sensitivity)
         self._observers: list[StateObserver] = []
         self._event_observers: list[EventObserver] = []
         self._started = time.monotonic()
@@ -150,16 +174,17 @@ class StateMachine:
         return {
             "cpu_percent": round(100.0 * (cpu - c0) / wall, 1) if wall > 0 else 0.0,
             "uptime_s": round(now - self._started, 1),
-            "last_ttfs_ms": snap.last_ttfs_ms,
+            "last_response_ms": snap.last_response_ms,
             "last_interrupt_ms": snap.last_interrupt_ms,
             **(self._extra() if self._extra is not None else {}),
         }
 
     # --- writes -----------------------------------------------------------------------------
 
-    def set_phase(self, phase: str, error: str = "") -> None:
-        """What the pipeline is doing; ``error`` explains an ``error`` phase."""
-        self._update(phase=phase, error=error if phase == "error" else "")
+    def set_phase(self, phase: str, error: str = "", *, ringing: bool = False) -> None:
+        """What the pipeline is doing; ``error`` explains an ``error`` phase; ``ringing``: a
+        timer rings (also under an error)."""
+        self._update(phase=phase, error=error if phase == "error" else "", ringing=ringing)
 
     def set_volume(self, volume: int) -> None:
         self._update(volume=volume)
@@ -170,6 +195,12 @@ class StateMachine:
     def set_mode(self, mode: str) -> None:
         self._update(mode=mode)
 
+    def set_wake_word(self, word: str) -> None:
+        self._update(wake_word=word)
+
+    def set_sensitivity(self, sensitivity: float) -> None:
+        self._update(sensitivity=sensitivity)
+
     def set_transcript(self, text: str) -> None:
         self._update(last_transcript=text)
 
@@ -179,14 +210,15 @@ class StateMachine:
     def set_timers(self, timers: tuple[TimerInfo, ...] | list[TimerInfo]) -> None:
         self._update(timers=tuple(timers))
 
-    def record_time_to_first_sound(self, ms: float) -> None:
-        self._update(last_ttfs_ms=round(float(ms), 1))
+    def record_response_time(self, ms: float) -> None:
+        """End of the person's speech -> the appliance's first sound."""
+        self._update(last_response_ms=round(float(ms), 1))
 
     def record_interrupt_latency(self, ms: float) -> None:
         self._update(last_interrupt_ms=round(float(ms), 1))
 
     def emit(self, event_type: str, **detail: Any) -> None:
-        """Announce an event (wake word heard, button pressed, timer finished)."""
+        """Announce an event (wake word heard, button pressed, timer finished...)."""
         if event_type not in EVENT_TYPES:
             raise ValueError(f"event_type: got {event_type!r}, expected one of {EVENT_TYPES}")
         ev = EntityEvent(event_type, detail)
@@ -207,9 +239,15 @@ class StateMachine:
             v = changes["volume"]
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 100:
                 raise ValueError(f"volume: got {v!r}, expected an integer 0-100")
-        if "muted" in changes and not isinstance(changes["muted"], bool):
-            raise ValueError(f"muted: got {changes['muted']!r}, expected true or false")
-        for key in ("last_transcript", "last_answer", "error"):
+        for key in ("muted", "ringing"):
+            if key in changes and not isinstance(changes[key], bool):
+                raise ValueError(f"{key}: got {changes[key]!r}, expected true or false")
+        if "sensitivity" in changes:
+            v, (lo, hi) = changes["sensitivity"], SENSITIVITY_RANGE
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+                raise ValueError(f"sensitivity: got {v!r}, expected a number {lo}-{hi}")
+            changes["sensitivity"] = float(v)
+        for key in ("last_transcript", "last_answer", "error", "wake_word"):
             if key in changes and not isinstance(changes[key], str):
                 raise ValueError(f"{key}: got {type(changes[key]).__name__}, expected a string")
         return dataclasses.replace(self._snap, **changes)

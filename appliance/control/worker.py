@@ -10,29 +10,34 @@ tests) on a queue of their own, so a slow observer delays neither audio nor Home
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from appliance.control.phase import Phase, transition
 from appliance.control.state import StateMachine, TimerInfo
 from appliance.pipeline.events import (
+    DeviceError,
     Event,
+    Finished,
     Heard,
+    Interrupted,
+    Routed,
     Sentence,
     Silent,
+    SpeechFailed,
     Started,
     TimerFinished,
     TimersChanged,
     VolumeChanged,
     WakeWordDetected,
+    WorkerCrashed,
 )
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.worker import InboxWorker
 
 Listener = Callable[[Event], None]
 SPOKEN_TEXT_KINDS = ("answer", "announce")  # what Home Assistant shows as the last answer
-FIRST_SOUND_KINDS = ("answer", "filler")  # what counts for "time to first sound"
+FIRST_SOUND_KINDS = ("answer", "filler")  # the first sound of a reply to what was heard
 
 
 def events_inbox(maxsize: int = 4096) -> Inbox:
@@ -76,7 +81,6 @@ class ControlWorker(InboxWorker):
         events: Inbox | None = None,
         listeners: Sequence[Listener] = (),
         observers: ObserverWorker | None = None,
-        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """``events``: the inbox every worker reports into (made by the composition root
         first, since every worker needs it); default a new ``events_inbox()``."""
@@ -84,9 +88,10 @@ class ControlWorker(InboxWorker):
         self.state = state
         self.listeners = list(listeners)
         self.observers = observers
-        self.wall_clock = wall_clock
         self.phase = Phase()
         self._answer: tuple[int, str] = (0, "")  # (answer id, its text so far)
+        self._announcing: dict[int, str] = {}  # announcements handed to speech, not yet over
+        self._heard_at: float | None = None  # end of speech of the turn awaiting its reply
 
     def handle(self, msg: Any) -> None:
         if not isinstance(msg, Event):
@@ -109,26 +114,54 @@ class ControlWorker(InboxWorker):
         phase = transition(self.phase, ev)
         if phase != self.phase:
             self.phase = phase
-            self.state.set_phase(phase.name, phase.error)
+            self.state.set_phase(phase.name, phase.error, ringing=phase.ringing)
         state = self.state
         if isinstance(ev, Heard) and ev.transcript.text.strip():
+            self._heard_at = ev.transcript.t_detected
             state.set_transcript(ev.transcript.text)
+            state.emit("transcript", text=ev.transcript.text)
+        elif isinstance(ev, Routed):
+            state.emit("intent", text=ev.text, route=ev.route, intent=ev.intent,
+                       slots=dict(ev.slots), confidence=ev.confidence)
         elif isinstance(ev, Sentence) and ev.kind in SPOKEN_TEXT_KINDS and ev.text:
-            answer, so_far = self._answer
-            text = f"{so_far} {ev.text}".strip() if ev.answer == answer else ev.text
-            self._answer = (ev.answer, text)
-            state.set_answer(text)
+            self._sentence(ev)
+        elif isinstance(ev, Finished | SpeechFailed) and ev.last and ev.answer in self._announcing:
+            outcome = "played" if isinstance(ev, Finished) else "failed"
+            state.emit("announcement_finished", text=self._announcing.pop(ev.answer),
+                       outcome=outcome)
+        elif isinstance(ev, Interrupted):
+            state.emit("interrupted", reason=ev.reason)
+            for text in self._announcing.values():  # the interrupt flushed them all
+                state.emit("announcement_finished", text=text, outcome="interrupted")
+            self._announcing.clear()
         elif isinstance(ev, TimersChanged):
-            now = self.wall_clock()
-            state.set_timers([TimerInfo(name=t.name, remaining_s=round(max(0.0, t.ends_at - now)),
-                                        total_s=t.seconds) for t in ev.timers if not t.ringing])
+            state.set_timers([TimerInfo(id=t.id, name=t.name, total_s=t.seconds,
+                                        ends_at=t.ends_at) for t in ev.timers if not t.ringing])
         elif isinstance(ev, TimerFinished):
-            state.emit("timer_finished", name=ev.name)
+            state.emit("timer_finished", id=ev.id, name=ev.name)
         elif isinstance(ev, WakeWordDetected):
             state.emit("wake_word", word=ev.word)
-        elif isinstance(ev, Started) and ev.index == 0 and ev.kind in FIRST_SOUND_KINDS:
-            state.record_time_to_first_sound(ev.latency_s * 1000)
+        elif (isinstance(ev, Started) and ev.index == 0 and ev.kind in FIRST_SOUND_KINDS
+              and self._heard_at is not None):
+            state.record_response_time((ev.t - self._heard_at) * 1000)
+            self._heard_at = None
         elif isinstance(ev, Silent):
             state.record_interrupt_latency(ev.latency_s * 1000)
         elif isinstance(ev, VolumeChanged):
             state.set_volume(ev.level)
+        elif isinstance(ev, DeviceError) and not ev.reopened:
+            state.emit("error", code="device_error", message=f"{ev.device}: {ev.message}")
+        elif isinstance(ev, WorkerCrashed):
+            state.emit("error", code="worker_crashed", message=f"{ev.worker}: {ev.error}")
+
+    def _sentence(self, ev: Sentence) -> None:
+        """The last answer as Home Assistant shows it, grown sentence by sentence; a whole
+        answer is an ``answer`` event, a whole announcement waits to be played."""
+        answer, so_far = self._answer
+        text = f"{so_far} {ev.text}".strip() if ev.answer == answer else ev.text
+        self._answer = (ev.answer, text)
+        self.state.set_answer(text)
+        if ev.kind == "announce":
+            self._announcing[ev.answer] = text
+        elif ev.last:
+            self.state.emit("answer", text=text)

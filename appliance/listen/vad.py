@@ -11,11 +11,14 @@ Three layers, so each can be replaced or tested alone:
   use on whole signals.
 - ``VadWorker`` is the pipeline stage: AudioFrame in, speech messages out. With a
   ``ListenGate`` (turn-taking) it hears only what the gate allows - gated audio reaches
-  Silero as silence, so the stream clock never jumps - and runs the wake word detector.
+  Silero as silence, so the stream clock never jumps - and runs the wake word detector. It
+  reports when the gate opens or closes (``GateChanged``: what "listening" means) and swaps
+  or retunes the wake word detector it owns when told to (``WakeWordSettings``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +31,7 @@ from appliance.listen.gate import ListenGate
 from appliance.listen.turn import TurnModel, load_turn_model
 from appliance.listen.wakeword import WakeWordDetector
 from appliance.pipeline.contracts import Sink
-from appliance.pipeline.events import SpeechDetected, WakeWordDetected
+from appliance.pipeline.events import GateChanged, SpeechDetected, WakeWordDetected
 from appliance.pipeline.inbox import Full, Inbox
 from appliance.pipeline.messages import (
     AudioFrame,
@@ -39,6 +42,7 @@ from appliance.pipeline.messages import (
     SpeechPause,
     SpeechResumed,
     SpeechStart,
+    WakeWordSettings,
     now,
 )
 from appliance.pipeline.worker import InboxWorker
@@ -323,9 +327,13 @@ class VadWorker(InboxWorker):
     def __init__(self, settings: VadSettings, model: str | Path, downstream: Sink, *,
                  turn: TurnSettings | None = None, turn_model: Path | None = None,
                  events: Sink | None = None, gate: ListenGate | None = None,
-                 wakeword: WakeWordDetector | None = None, name: str | None = None,
+                 wakeword: WakeWordDetector | None = None,
+                 load_wakeword: Callable[[str, float], WakeWordDetector] | None = None,
+                 sensitivity: float = 0.5, name: str | None = None,
                  inbox: Inbox | None = None) -> None:
-        """``turn_model``: the end-of-turn model file (None: the fixed hangover)."""
+        """``turn_model``: the end-of-turn model file (None: the fixed hangover);
+        ``load_wakeword(word, sensitivity)``: another detector, when told to switch;
+        ``sensitivity``: the wake word sensitivity in force (``wakeword`` is tuned to it)."""
         super().__init__(name, inbox if inbox is not None else Inbox(256, drop_oldest=True),
                          events=events)
         self.settings = settings
@@ -333,8 +341,11 @@ class VadWorker(InboxWorker):
         self.turn_model = turn_model
         self.gate = gate
         self.wakeword = wakeword
+        self.load_wakeword = load_wakeword
+        self.sensitivity = sensitivity
         self.wakes = 0
         self._ww_listening = False
+        self._gate_open: bool | None = None  # as last reported
         self.model = Path(model)
         self.downstream = downstream
         self.t0: float | None = None
@@ -382,12 +393,38 @@ class VadWorker(InboxWorker):
         self._emit(self._seg.feed(chunk))
 
     def on_control(self, msg: Control) -> None:
-        if self._seg is None:
+        if isinstance(msg, WakeWordSettings):
+            self._wake_word_settings(msg)
+        elif self._seg is None:
             return
-        if isinstance(msg, EndTurn):
+        elif isinstance(msg, EndTurn):
             self._emit(self._seg.end_turn(msg.utterance, msg.pause))
         else:  # flush (mute) or interrupt: drop a half-heard utterance
             self._seg.reset()
+
+    def _wake_word_settings(self, msg: WakeWordSettings) -> None:
+        """Between two frames, on this thread: the detector is never used half-changed."""
+        if msg.sensitivity is not None:
+            self.sensitivity = msg.sensitivity
+        current = self.wakeword
+        word = msg.word or (current.word if current is not None else None)
+        if current is not None and word == current.word:
+            current.set_sensitivity(self.sensitivity)
+            self.log.info("wake word %r: sensitivity %.2f", word, self.sensitivity)
+            return
+        if word is None:  # none loaded: the sensitivity applies to the next one
+            return
+        if self.load_wakeword is None:
+            self.log.error("wake word: cannot switch to %r (no model loader)", word)
+            return
+        try:
+            self.wakeword = self.load_wakeword(word, self.sensitivity)
+        except Exception as exc:  # keep listening for the old word rather than for none
+            self.log.error("wake word: cannot switch to %r (%s); keeping %r", word, exc,
+                           current.word if current is not None else None)
+            return
+        self._ww_listening = False
+        self.log.info("wake word: now %r", word)
 
     def stats(self) -> dict[str, Any]:
         return {"utterances": self.utterances, "capped": self.capped, "gaps": self.gaps,
@@ -406,7 +443,11 @@ class VadWorker(InboxWorker):
         elif self.wakeword is not None and self._ww_listening:
             self.wakeword.reset()  # stale audio must not complete a word later
         self._ww_listening = listening
-        if self.gate.allow(frame.t, in_speech=self._seg.in_speech):
+        allowed = self.gate.allow(frame.t, in_speech=self._seg.in_speech)
+        if allowed != self._gate_open:
+            self._gate_open = allowed
+            self.report(GateChanged(open=allowed))
+        if allowed:
             return chunk
         if self._seg.in_speech:  # the appliance started speaking over it: drop it
             self._seg.reset()

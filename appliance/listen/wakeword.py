@@ -38,7 +38,7 @@ class WakeWordDetector:
         self.word = word
         self.phrase = self._model.wake_word
         self.default_cutoff = self._model.probability_cutoff
-        self._model.probability_cutoff = cutoff_for(self.default_cutoff, sensitivity)
+        self.set_sensitivity(sensitivity)
         self._features = MicroWakeWordFeatures()
         self.detections = 0
         self.max_prob = 0.0  # highest probability since the last reset (tuning aid)
@@ -46,6 +46,11 @@ class WakeWordDetector:
     @property
     def cutoff(self) -> float:
         return self._model.probability_cutoff
+
+    def set_sensitivity(self, sensitivity: float) -> None:
+        """Retune at run time (the owner's thread only, like ``process``)."""
+        self.sensitivity = sensitivity
+        self._model.probability_cutoff = cutoff_for(self.default_cutoff, sensitivity)
 
     def process(self, samples: np.ndarray) -> bool:
         """Feed int16 mono 16 kHz samples; True if the wake word ended in them."""

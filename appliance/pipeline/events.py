@@ -36,6 +36,14 @@ class WakeWordDetected(Event):
 
 
 @dataclass(frozen=True)
+class GateChanged(Event):
+    """The turn-taking gate opened (captured audio now reaches speech detection) or closed
+    (muted, speaking, waiting for the wake word or the button): what "listening" means."""
+
+    open: bool
+
+
+@dataclass(frozen=True)
 class Heard(Event):
     """STT finished an utterance (``transcript.text`` may be empty: nothing intelligible)."""
 

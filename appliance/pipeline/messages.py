@@ -75,6 +75,15 @@ class Flush(Control):
 
 
 @dataclass(frozen=True)
+class WakeWordSettings(Control):
+    """VAD: listen for another wake word and/or at another sensitivity (from MQTT). The VAD
+    worker owns the detector, so the change happens on its thread, between two frames."""
+
+    word: str | None = None
+    sensitivity: float | None = None
+
+
+@dataclass(frozen=True)
 class Shutdown(Control):
     flushes: bool = field(default=True, init=False)
 

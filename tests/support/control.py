@@ -53,11 +53,17 @@ class RecordingSink:
     def set_mode(self, mode: str) -> None:
         self._record("set_mode", mode)
 
+    def set_wake_word(self, word: str) -> None:
+        self._record("set_wake_word", word)
+
+    def set_sensitivity(self, sensitivity: float) -> None:
+        self._record("set_sensitivity", sensitivity)
+
     def timer_set(self, seconds: float, name: str | None) -> None:
         self._record("timer_set", seconds, name)
 
-    def timer_cancel(self, name: str | None) -> None:
-        self._record("timer_cancel", name)
+    def timer_cancel(self, name: str | None, timer_id: int | None, every: bool) -> None:
+        self._record("timer_cancel", name, timer_id, every)
 
     def names(self) -> list[str]:
         with self._cond:

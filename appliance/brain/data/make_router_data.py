@@ -16,14 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from appliance.brain.data.router_patterns import (
+    AREAS,
     CONTEXTUAL,
     DURATIONS,
     FOODS,
     GREETS,
+    HOME,
     MORE,
     NAMES,
     PATTERNS,
+    PCTS,
     PLACES,
+    TEMPS,
     TOPICS,
 )
 
@@ -50,9 +54,12 @@ def fill(pattern: str, rng: random.Random, digits: bool) -> tuple[str, dict]:
         text = text.replace("{name}", phrase, 1)
         slots["name"] = name
     for key, pool in (("{greet}", GREETS), ("{food}", FOODS), ("{place}", PLACES),
-                      ("{topic}", TOPICS)):
+                      ("{topic}", TOPICS), ("{area}", AREAS)):
         while key in text:
             text = text.replace(key, rng.choice(pool), 1)
+    for key, forms in (("{temp}", TEMPS), ("{pct}", PCTS)):
+        if key in text:
+            text = text.replace(key, rng.choice(forms)[1 if digits else 0], 1)
     return re.sub(r"\s+", " ", text).strip(), slots
 
 
@@ -107,6 +114,20 @@ def generate(seed: int = SEED) -> list[dict]:
                 emit(vosk_style(text) if vosk else text, intent,
                      None if prev == "none" else prev, group, slots)
     rng.shuffle(rows)
+    # Home control comes last, from its own random stream, placed among the rest: every
+    # earlier example, and its place, is as it was before the home route existed.
+    home_rng = random.Random(seed + 1)
+    for n, pattern in enumerate(HOME):
+        for k in range(PER_PATTERN):
+            vosk = k % 2 == 1
+            text, _ = fill(pattern, home_rng, digits=not vosk)
+            if k >= 2:
+                text = decorate(text, home_rng)
+            text = vosk_style(text) if vosk else text
+            if (text, None) not in seen:
+                seen.add((text, None))
+                row = {"text": text, "intent": "home", "prev": None, "group": f"home:{n}"}
+                rows.insert(home_rng.randrange(len(rows) + 1), row)
     return rows
 
 

@@ -503,3 +503,43 @@ MORE: dict[str, list[str]] = {
         "Good evening, any dessert ideas?",
     ],
 }
+
+# Home control: Home Assistant carries these out (the "home" route). {area} a room, {temp} a
+# temperature, {pct} a percentage. Generated with their own random stream, so adding them left
+# every kitchen example (and so the kitchen held-out sets) exactly as it was.
+AREAS: list[str] = ["la cocina", "el salón", "el comedor", "el dormitorio", "el baño",
+                    "el pasillo", "la entrada", "la terraza", "el jardín", "el despacho",
+                    "la habitación de invitados", "el cuarto de los niños", "el garaje",
+                    "el estudio", "el balcón"]
+TEMPS: list[tuple[str, str]] = [("veintiún grados", "21 grados"), ("veinte grados", "20 grados"),
+                                ("dieciocho grados", "18 grados"),
+                                ("veintidós grados", "22 grados"),
+                                ("diecinueve grados", "19 grados")]
+PCTS: list[tuple[str, str]] = [("cincuenta por ciento", "50%"), ("la mitad", "la mitad"),
+                               ("veinte por ciento", "20%"), ("setenta por ciento", "70%")]
+HOME: list[str] = [
+    "Enciende la luz de {area}", "Apaga la luz de {area}", "Enciende las luces de {area}",
+    "Apaga las luces de {area}", "Apaga todas las luces", "Enciende la lámpara de {area}",
+    "Apaga la lámpara de {area}", "Luz de {area}", "Enciende la luz", "Apaga la luz",
+    "Sube la persiana de {area}", "Baja la persiana de {area}", "Sube las persianas de {area}",
+    "Baja las persianas de {area}", "Sube la persiana al {pct}", "Baja el toldo de {area}",
+    "Abre las cortinas de {area}", "Cierra las cortinas de {area}",
+    "Pon la calefacción a {temp}", "Pon la calefacción de {area} a {temp}",
+    "Enciende la calefacción", "Apaga la calefacción", "Sube la calefacción",
+    "Baja la calefacción", "Pon el aire acondicionado a {temp}",
+    "Enciende el aire acondicionado de {area}", "Apaga el aire acondicionado",
+    "Pon el termostato a {temp}", "Sube la temperatura de {area}",
+    "¿A qué temperatura está {area}?", "¿Qué temperatura hace en {area}?",
+    "¿Está cerrada la puerta?", "¿Está abierta la puerta de {area}?",
+    "¿Está cerrada la puerta del garaje?", "Cierra la puerta del garaje", "Abre el garaje",
+    "¿Hay alguna luz encendida?", "¿Está encendida la luz de {area}?",
+    "¿Están bajadas las persianas?", "¿Está abierta la ventana de {area}?",
+    "Enciende la tele", "Apaga la tele de {area}", "Enciende la televisión de {area}",
+    "Enciende el ventilador de {area}", "Apaga el ventilador", "Enciende el extractor",
+    "Apaga el extractor de la cocina", "Enciende la cafetera", "Pon en marcha el lavavajillas",
+    "Pon la lavadora", "Enciende el robot aspirador", "Activa el riego del jardín",
+    "Apaga el riego", "Enciende el enchufe de {area}", "Apaga el enchufe de {area}",
+    "Activa la alarma de casa", "Desactiva la alarma de casa", "Enciende la estufa de {area}",
+    "Pon la luz de {area} al {pct}", "Baja la luz de {area}", "Sube la luz de {area}",
+    "Apaga todo en {area}", "Enciende la radio de {area}", "Pon música en {area}",
+]
