@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from appliance.audio.capture import CaptureWorker
+from appliance.audio.echo import EchoCanceller, FarEnd, load_echo_canceller
 from appliance.audio.playback import PlaybackWorker
 from appliance.brain.learning import RouterLog
 from appliance.brain.output import FillerSource, Prerendered
@@ -35,10 +36,12 @@ from appliance.brain.volume import Volume
 from appliance.brain.worker import BrainWorker
 from appliance.config import Settings, StyleSettings
 from appliance.control import plane as control_plane
+from appliance.control.barge_in import BargeInListener
 from appliance.control.preferences import Preferences, PreferenceStore
 from appliance.control.sink import PipelineCommands
 from appliance.control.worker import events_inbox
 from appliance.core.pcm import resample, to_int16
+from appliance.core.stop_phrases import StopPhrases
 from appliance.listen.gate import ListenGate
 from appliance.listen.stt.worker import SttWorker
 from appliance.listen.vad import VadWorker
@@ -209,14 +212,19 @@ def build_pipeline(
                                       stop_alarms=timers.stop)
 
     # --- the stages, in reading order ------------------------------------------------
-    p.stages["capture"] = CaptureWorker(s.audio, vad_in, events=events, max_frames=max_frames)
+    # What the loudspeaker plays, for the echo canceller to take back out of the microphone.
+    far_end = FarEnd(s.audio.sample_rate) if full and s.echo.enabled else None
+    echo = _echo_canceller(s, far_end)
+    p.stages["capture"] = CaptureWorker(s.audio, vad_in, events=events, max_frames=max_frames,
+                                        echo=echo)
     p.stages["vad"] = VadWorker(s.vad, store.resolve(s.vad.model), stt_in, turn=s.turn,
                                 turn_model=_turn_model(s, store), events=events, gate=p.gate,
                                 wakeword=_wakeword(s, store, prefs),
                                 load_wakeword=lambda word, sens: load_wakeword(store, word, sens),
                                 sensitivity=prefs.sensitivity, inbox=vad_in)
     p.stages["stt"] = SttWorker(s.stt, brain_in if full else _given(transcripts), events=events,
-                                turns=vad_in, store=store, inbox=stt_in)
+                                turns=vad_in, store=store,
+                                stop_phrases=StopPhrases(s.listen.stop_phrases), inbox=stt_in)
     listeners: list[Callable[[Event], None]] = [p.gate.on_event]
     volume = Volume(s.state_path, events=events)
     if engine is not None and rendered is not None and fillers is not None:
@@ -227,14 +235,17 @@ def build_pipeline(
             downstream=speak_in, interrupter=interrupter, timers=timers, volume=volume,
             events=events, store=store, filler=filler_source(fillers),
             prerendered=prerendered_from_cache(rendered, style), preparer=preparer,
-            learning=RouterLog(s.state_path), inbox=brain_in,
+            learning=RouterLog(s.state_path), listen_mode=lambda: p.gate.mode, inbox=brain_in,
         )
         p.stages["brain"] = brain
         listeners.append(brain.hear_playback)
         p.stages["speak"] = ProducerWorker.from_settings(engine, p.queue, s, events=events,
                                                          inbox=speak_in)
-        playback = PlaybackWorker.from_settings(p.queue, s.audio, events=events)
+        playback = PlaybackWorker.from_settings(p.queue, s.audio, events=events,
+                                                far_end=far_end if echo else None,
+                                                duck_db=s.echo.duck_db)
         p.stages["playback"] = playback
+        listeners.append(BargeInListener(playback.set_duck, interrupter).on_event)
         volume.attach(playback.set_gain)
 
         def job() -> None:
@@ -263,6 +274,17 @@ def build_pipeline(
 def _given(sink: Sink | None) -> Sink:
     assert sink is not None
     return sink
+
+
+def _echo_canceller(s: Settings, far_end: FarEnd | None) -> EchoCanceller | None:
+    """Software echo cancellation, or None: off, no loudspeaker, or unavailable (one clear
+    log line; the input then closes while the appliance speaks)."""
+    if far_end is None:
+        if not s.echo.enabled:
+            log.info("echo cancellation off (echo.enabled): the microphone closes while the "
+                     "appliance speaks")
+        return None
+    return load_echo_canceller(far_end, s.audio.sample_rate, s.echo.stream_delay_ms)
 
 
 def _turn_model(s: Settings, store: ModelStore) -> Path | None:

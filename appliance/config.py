@@ -99,6 +99,10 @@ class SttSettings:
         "Hola. ¿Qué hora es? Pon un temporizador de diez minutos.",
         doc="whisper: text the decoder continues from; biases it to the kitchen's words",
     )
+    over_speech_prompt: str = _f(
+        "Para ya. Para, para. Basta ya. Silencio. Cállate. Vale ya.",
+        doc="whisper, for words said over its own voice: short stop commands are heard as such",
+    )
     threads: int = _f(2, lo=1, hi=16)
 
 
@@ -166,8 +170,24 @@ class ListenSettings:
     sensitivity: float = _f(0.5, lo=0.0, hi=1.0)
     follow_up_s: float = _f(5.0, lo=0.0, hi=60.0)
     settle_ms: int = _f(300, lo=0, hi=5000)
-    echo_cancellation: bool = _f(False)
+    echo_cancellation: bool = _f(False, doc="the capture device cancels echo itself (hardware)")
     wake_timeout_s: float = _f(6.0, lo=1.0, hi=60.0, doc="after the wake word, wait for speech")
+    stop_phrases: tuple[str, ...] = _f(
+        ("para", "para para", "para ya", "basta", "basta ya", "stop", "silencio", "calla",
+         "callate", "vale ya", "ya vale", "ya esta", "deja de hablar"),
+        doc="said over an answer, these stop it (accents and case do not matter)")
+    barge_in_confidence: float = _f(
+        0.85, lo=0.0, hi=1.0, doc="always mode: a request over an answer cuts it above this")
+
+
+@dataclass(frozen=True)
+class EchoSettings:
+    """Software echo cancellation (WebRTC AEC3): the microphone stays open while it speaks."""
+
+    enabled: bool = _f(True, doc="off (or unavailable): input is closed while it speaks")
+    stream_delay_ms: int = _f(
+        0, lo=0, hi=500, doc="loudspeaker-to-microphone delay beyond ALSA's; AEC3 finds the rest")
+    duck_db: float = _f(-12.0, lo=-40.0, hi=0.0, doc="answer level while someone talks over it")
 
 
 @dataclass(frozen=True)
@@ -246,6 +266,7 @@ class Settings:
     speak: SpeakSettings = _f(SpeakSettings())
     brain: BrainSettings = _f(BrainSettings())
     listen: ListenSettings = _f(ListenSettings())
+    echo: EchoSettings = _f(EchoSettings())
     mqtt: MqttSettings = _f(MqttSettings())
     gpio: GpioSettings = _f(GpioSettings())
     service: ServiceSettings = _f(ServiceSettings())

@@ -23,7 +23,7 @@ from appliance.brain.templates import Templates, say_clock, say_duration
 from appliance.brain.timers import TimerService
 from appliance.brain.volume import Volume, level_to_gain
 from appliance.brain.worker import RELOAD_EVERY_S, BrainWorker
-from appliance.pipeline.events import Interrupted, Routed, Sentence, Silent, Started
+from appliance.pipeline.events import BargeIn, Interrupted, Routed, Sentence, Silent, Started
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.interruption import InterruptionService
 from appliance.pipeline.messages import (
@@ -364,3 +364,47 @@ def test_cancelling_an_unknown_timer_by_voice_says_so(tmp_path, router):
     rig.hear("pon un temporizador de cinco minutos para la pasta")
     said = texts(rig.hear("cancela el temporizador del pollo"))
     assert "pollo" in said and len(rig.timers.pending()) == 1
+
+
+# --- words over its own voice (echo cancellation keeps the microphone open) -----------------
+
+
+def hear_over(rig: Rig, text: str) -> list:
+    rig.brain.handle(Transcript(utterance=7, text=text, final=True, over_speech=True))
+    return rig.said()
+
+
+@pytest.mark.parametrize("text", ["Para, por favor.", "¡Basta ya!", "Silencio.", "Cállate.",
+                                  "Para, para.", "Vale ya.", "Oye, para."])
+def test_a_stop_phrase_over_its_voice_silences_it_without_a_reply(tmp_path, router, text):
+    rig = Rig(tmp_path, router)
+    said = hear_over(rig, text)
+    assert [type(m) for m in said] == [Interrupt] and said[0].reason == "voice stop"
+    assert [e.decision for e in rig.events.of(BargeIn)] == ["stop"]
+    assert [e.reason for e in rig.events.of(Interrupted)] == ["voice stop"]
+
+
+@pytest.mark.parametrize("text", ["Oye, ¿has visto mis llaves?", "Pásame la sal.", "Gracias.",
+                                  "Para mañana compra pan.", "¿Por qué sube el pan?", ""])
+def test_someone_else_talking_over_it_changes_nothing(tmp_path, router, text):
+    rig = Rig(tmp_path, router)
+    assert hear_over(rig, text) == []
+    assert [e.decision for e in rig.events.of(BargeIn)] == ["ignored"]
+    assert rig.events.of(Interrupted) == [] and rig.events.of(Routed) == []
+
+
+def test_in_always_mode_a_confident_request_over_its_voice_cuts_it_and_is_answered(
+        tmp_path, router):
+    rig = Rig(tmp_path, router, listen_mode=lambda: "always")
+    said = hear_over(rig, "¿Qué hora es?")
+    assert isinstance(said[0], Interrupt) and said[0].reason == "barge-in"
+    answer = [m for m in said[1:] if isinstance(m, SpeakRequest)]
+    assert answer and "tres" in texts(answer)  # 15:15: "las tres y cuarto"
+    assert said[0].keep_answer == answer[0].answer  # the cut spares the new answer
+    assert [e.decision for e in rig.events.of(BargeIn)] == ["answer"]
+
+
+def test_in_wake_word_mode_a_request_over_its_voice_needs_the_wake_word(tmp_path, router):
+    rig = Rig(tmp_path, router, listen_mode=lambda: "wake_word")
+    assert hear_over(rig, "¿Qué hora es?") == []
+    assert [e.decision for e in rig.events.of(BargeIn)] == ["ignored"]

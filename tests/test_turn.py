@@ -182,14 +182,14 @@ class CountingEngine:
         self.language = "es"
         self.streaming = False
 
-    def start(self) -> object:
+    def start(self, prompt: str | None = None) -> object:
         from appliance.listen.stt.base import BufferedSession
 
-        return BufferedSession(self)  # type: ignore[arg-type]
+        return BufferedSession(self, prompt)
 
-    def transcribe(self, audio: np.ndarray) -> str:
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
         self.decodes += 1
-        return self.engine.transcribe(audio)  # type: ignore[attr-defined]
+        return self.engine.transcribe(audio, prompt)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")

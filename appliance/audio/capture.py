@@ -4,6 +4,12 @@ It never blocks on its consumer (the downstream inbox drops its oldest frame if 
 behind) and never dies with its device: an ALSAAudioError closes the PCM, logs once, reports a
 ``DeviceError`` event, and the next steps retry with exponential backoff until the device is
 back (reported as reopened).
+
+With software echo cancellation (``echo``) every period is cleaned here, against what the
+loudspeaker played while it was captured, before anyone else sees it; a voice starting or
+stopping over the loudspeaker is reported (``OverSpeech``). If the canceller fails, it is
+dropped with one error line and an ``EchoCancellation(active=False)`` event: the input then
+closes while the appliance speaks, as it does without one.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from appliance.audio.alsa import ALSAAudioError, PcmSpec, open_capture
+from appliance.audio.echo import EchoCanceller
 from appliance.config import AudioSettings
 from appliance.pipeline.backoff import Backoff
 from appliance.pipeline.contracts import Sink
-from appliance.pipeline.events import DeviceError
+from appliance.pipeline.events import DeviceError, EchoCancellation, OverSpeech
 from appliance.pipeline.messages import AudioFrame
 from appliance.pipeline.worker import Worker
 
@@ -45,8 +52,10 @@ class CaptureWorker(Worker):
         events: Sink | None = None,
         name: str | None = None,
         max_frames: int | None = None,
+        echo: EchoCanceller | None = None,
     ) -> None:
         super().__init__(name, events=events)
+        self.echo = echo
         self.spec = capture_spec(audio)
         self.downstream = downstream
         self.max_frames = max_frames  # a bounded run (demo, bench); None = forever
@@ -59,11 +68,14 @@ class CaptureWorker(Worker):
         self._reopens = 0
         self._pending = b""
         self._faulted = False  # a DeviceError was reported and the device is not back yet
+        self._broken = True  # the stream starts anew with the next period (echo alignment)
         self.finished = threading.Event()  # set when max_frames were captured
 
     # Opening happens in step(), not setup(): a missing device at start is not a crash,
     # it is the same retry path as a device that vanishes later.
     def setup(self) -> None:
+        if self.echo is not None:
+            self.report(EchoCancellation(active=True))
         self._try_open()
 
     def is_ready(self) -> bool:
@@ -78,6 +90,7 @@ class CaptureWorker(Worker):
             self._failed(exc)
             return False
         self.backoff.succeeded("capture")
+        self._broken = True
         with self._lock:
             self._reopens += 1
         if self._faulted:
@@ -108,26 +121,54 @@ class CaptureWorker(Worker):
         if n < 0:  # -EPIPE: overrun; alsaaudio has already prepared the stream again
             with self._lock:
                 self._overruns += 1
+            self._broken = True
             return
         if n == 0:
             return
-        self._emit(data)
+        self._emit(data, self._waiting())
 
-    def _emit(self, data: bytes) -> None:
+    def _waiting(self) -> int:
+        """Frames captured after what was just read (ALSA's capture delay)."""
+        try:
+            return max(0, int(self._pcm.avail()))
+        except (ALSAAudioError, AttributeError):
+            return 0
+
+    def _emit(self, data: bytes, waiting: int = 0) -> None:
         # alsaaudio may return less than a period; assemble exact periods so frame timing
         # stays a pure function of the sequence number.
         buf = self._pending + data
         period_bytes = self.spec.period_frames * 2
         t_now = time.monotonic()
+        # When the last sample read was captured: what came after it is waiting in the device.
+        t_end = t_now - (waiting + len(buf) // 2) / self.spec.rate
         while len(buf) >= period_bytes:
             chunk, buf = buf[:period_bytes], buf[period_bytes:]
             samples = np.frombuffer(chunk, dtype="<i2").copy()
+            t_end += self.spec.period_frames / self.spec.rate
+            if self.echo is not None:
+                samples = self._cancel_echo(samples, t_end)
             self.downstream.put(AudioFrame(samples, self.spec.rate, t_now, self._seq))
             self._seq += 1
             if self.max_frames is not None and self._seq >= self.max_frames:
                 buf = b""
                 break
         self._pending = buf
+
+    def _cancel_echo(self, samples: np.ndarray, t_end: float) -> np.ndarray:
+        assert self.echo is not None
+        try:
+            cleaned, voice = self.echo.process(samples, t_end, restart=self._broken)
+            self._broken = False
+        except Exception as exc:
+            self.log.error("echo cancellation failed (%s); the microphone now closes while the "
+                           "appliance speaks", exc)
+            self.echo = None
+            self.report(EchoCancellation(active=False, reason=str(exc)))
+            return samples
+        if voice is not None:
+            self.report(OverSpeech(active=voice))
+        return cleaned
 
     def _close(self) -> None:
         pcm, self._pcm = self._pcm, None
@@ -140,10 +181,18 @@ class CaptureWorker(Worker):
         self._close()
 
     def stats(self) -> dict[str, Any]:
+        echo = self.echo
         with self._lock:
-            return {
+            figures: dict[str, Any] = {
                 "frames": self._seq,
                 "overruns": self._overruns,
                 "opens": self._reopens,
                 "failures": self.backoff.failures,
             }
+        figures["echo_cancellation"] = echo is not None
+        if echo is not None:
+            figures["erle_db_median"] = echo.stats.median()
+            figures["erle_windows"] = len(echo.stats.erle_db)
+            figures["echo_anchors"] = echo.anchors
+            figures["far_end_breaks"] = echo.far.breaks
+        return figures

@@ -15,7 +15,9 @@ A device error closes the PCM, reopens it with backoff and resumes the utterance
 back from where it was, so at most a buffer is repeated and nothing is skipped.
 
 What happens (started, finished, silent, gaps, underruns, device errors) is reported as events;
-this thread never does more than put them into the events inbox.
+this thread never does more than put them into the events inbox. Everything written is also
+handed to the echo canceller's far end (``FarEnd``), timed by when it will be heard. While a
+person talks over an answer it is *ducked* (``duck_db`` quieter), ramping over a few periods.
 """
 
 from __future__ import annotations
@@ -29,10 +31,19 @@ from typing import Any
 import numpy as np
 
 from appliance.audio.alsa import PcmSpec
+from appliance.audio.echo import FarEnd
 from appliance.audio.output_device import DeviceLost, OutputDevice
 from appliance.config import AudioSettings
 from appliance.pipeline.contracts import Sink
-from appliance.pipeline.events import DeviceError, Finished, Gap, Silent, Started, Underrun
+from appliance.pipeline.events import (
+    DeviceError,
+    Ducked,
+    Finished,
+    Gap,
+    Silent,
+    Started,
+    Underrun,
+)
 from appliance.pipeline.messages import Utterance
 from appliance.pipeline.priority import PriorityQueue
 from appliance.pipeline.worker import Worker
@@ -66,6 +77,8 @@ class PlaybackWorker(Worker):
         reopen_max_s: float = 5.0,
         gain: float = 1.0,
         nice: int | None = -10,
+        far_end: FarEnd | None = None,
+        duck_db: float = -12.0,
         name: str | None = None,
     ) -> None:
         super().__init__(name, events=events)
@@ -76,8 +89,13 @@ class PlaybackWorker(Worker):
         self.nice = nice
         self.device = OutputDevice(spec, self.log, reopen_initial_s=reopen_initial_s,
                                    reopen_max_s=reopen_max_s)
-        self._lock = threading.Lock()  # guards gain and the figures read by stats()
+        self._lock = threading.Lock()  # guards gain, ducking and the figures read by stats()
         self._gain = float(gain)
+        self.far_end = far_end
+        self._duck_to = 10 ** (duck_db / 20)
+        self._ducked = False  # wanted (any thread)
+        self._duck = 1.0  # applied now (this thread), ramping toward the wanted level
+        self._duck_step = (1.0 - self._duck_to) / 3  # three periods: about 30 ms
         self._utt: Utterance | None = None
         self._pos = 0  # next frame of _utt to write
         self._started = False
@@ -91,10 +109,11 @@ class PlaybackWorker(Worker):
 
     @classmethod
     def from_settings(
-        cls, queue: PriorityQueue, audio: AudioSettings, events: Sink | None = None
+        cls, queue: PriorityQueue, audio: AudioSettings, events: Sink | None = None,
+        far_end: FarEnd | None = None, duck_db: float = -12.0,
     ) -> PlaybackWorker:
         return cls(
-            queue, playback_spec(audio), events=events,
+            queue, playback_spec(audio), events=events, far_end=far_end, duck_db=duck_db,
             fade_ms=audio.playback_fade_ms, idle_close_s=audio.playback_idle_close_s,
             reopen_initial_s=audio.reopen_initial_s, reopen_max_s=audio.reopen_max_s,
         )
@@ -110,6 +129,11 @@ class PlaybackWorker(Worker):
     def gain(self) -> float:
         with self._lock:
             return self._gain
+
+    def set_duck(self, on: bool) -> None:
+        """Duck (or restore) what plays: a person is talking over it (any thread)."""
+        with self._lock:
+            self._ducked = on
 
     # --- worker -----------------------------------------------------------------------------
 
@@ -244,7 +268,17 @@ class PlaybackWorker(Worker):
     # --- device -----------------------------------------------------------------------------
 
     def _apply_gain(self, chunk: np.ndarray) -> np.ndarray:
-        g = self.gain
+        with self._lock:
+            g, ducked = self._gain, self._ducked
+        target = self._duck_to if ducked else 1.0
+        if self._duck != target:
+            if self._duck > target:
+                self._duck = max(target, self._duck - self._duck_step)
+            else:
+                self._duck = min(target, self._duck + self._duck_step)
+            if self._duck == target:
+                self.report(Ducked(on=ducked))
+        g *= self._duck
         if g >= 1.0:
             return chunk
         return (chunk.astype(np.float32) * g).astype(np.int16)
@@ -260,8 +294,11 @@ class PlaybackWorker(Worker):
 
     def _write(self, chunk: np.ndarray) -> bool:
         """Write one period; False if the device failed (closed; reopened with backoff)."""
+        t_heard = time.monotonic() + self.device.buffered_frames() / self.spec.rate
         try:
             underruns = self.device.write(chunk)
+            if self.far_end is not None:
+                self.far_end.played(chunk, self.spec.rate, t_heard)
         except DeviceLost as exc:
             self._continuous = False
             if self._utt is not None:  # replay what sat in the lost buffer

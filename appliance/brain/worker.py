@@ -16,6 +16,11 @@ Home control ("apaga la luz de la cocina") is Home Assistant's to carry out: the
 reported (the ``intent`` event an automation acts on) and the brief answer waits up to
 ``brain.home_reply_s`` for Home Assistant's own spoken reply (an announcement); if one comes,
 it is the answer and the brief one is never said.
+
+Words heard over the appliance's own voice (``Transcript.over_speech``) are judged first
+(appliance/brain/barge_in.py): a stop phrase silences it, a confident request in ``always``
+mode cuts it and is answered, anything else is someone else talking and changes nothing. The
+verdict is reported (``BargeIn``) so the ducked answer comes back up at once.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from appliance.brain.barge_in import judge
 from appliance.brain.context import Conversation
 from appliance.brain.filler_policy import FillerPolicy
 from appliance.brain.learning import RouterLog
@@ -41,8 +47,9 @@ from appliance.brain.templates import Templates
 from appliance.brain.timers import TimerError, TimerEvent, TimerService
 from appliance.brain.volume import Volume
 from appliance.config import Settings
+from appliance.core.stop_phrases import StopPhrases
 from appliance.pipeline.contracts import Interrupter, ModelResolver, Sink
-from appliance.pipeline.events import Event, Finished, Routed, Sentence, Started
+from appliance.pipeline.events import BargeIn, Event, Finished, Routed, Sentence, Started
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.messages import (
     Control,
@@ -88,10 +95,12 @@ class BrainWorker(InboxWorker):
         learning: RouterLog | None = None,
         now: Callable[[], dt.datetime] = dt.datetime.now,
         clock: Callable[[], float] = time.monotonic,
+        listen_mode: Callable[[], str] | None = None,
         name: str | None = None,
         inbox: Inbox | None = None,
     ) -> None:
-        """``store`` loads the configured LLM in ``setup`` (unless ``llm`` is given)."""
+        """``store`` loads the configured LLM in ``setup`` (unless ``llm`` is given);
+        ``listen_mode``: the listening mode in force (it changes at run time)."""
         super().__init__(name, inbox, events=events)
         b = settings.brain
         self.settings = settings
@@ -119,6 +128,8 @@ class BrainWorker(InboxWorker):
         self._answer_id = 0
         self._next_reload = clock() + RELOAD_EVERY_S
         self._home: tuple[int, float, str] | None = None  # (answer, say it at, brief answer)
+        self.listen_mode = listen_mode or (lambda: settings.listen.mode)
+        self.stop_phrases = StopPhrases(settings.listen.stop_phrases)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -186,7 +197,9 @@ class BrainWorker(InboxWorker):
 
     def handle(self, msg: Any) -> None:
         if isinstance(msg, Transcript):
-            if msg.final and msg.text.strip():
+            if msg.final and msg.over_speech:
+                self.barge_in(msg)
+            elif msg.final and msg.text.strip():
                 self._cancel.clear()
                 self._home = None  # a new question: the old request's brief answer is moot
                 self.answer(msg)
@@ -225,11 +238,28 @@ class BrainWorker(InboxWorker):
 
     # --- answering ------------------------------------------------------------------------
 
-    def answer(self, msg: Transcript) -> None:
+    def barge_in(self, msg: Transcript) -> None:
+        """Words over the appliance's own voice: stop, cut and answer, or carry on."""
+        text = msg.text.strip()
+        route = self.router.route(text, self._prev_intent) if text else None
+        decision = judge(text, route, mode=self.listen_mode(), stop=self.stop_phrases,
+                         confidence=self.settings.listen.barge_in_confidence)
+        self.log.info("brain: heard over its own voice %r -> %s", text, decision)
+        self.report(BargeIn(decision=decision, text=text))
+        if decision == "stop":  # silence is the answer: no "vale" over the person
+            self.interrupter.interrupt("voice stop")
+        elif decision == "answer":
+            answer_id = new_id()
+            self.interrupter.interrupt("barge-in", keep_answer=answer_id)
+            self._cancel.clear()
+            self._home = None
+            self.answer(msg, answer_id)
+
+    def answer(self, msg: Transcript, answer_id: int = 0) -> None:
         self._t0 = msg.t_done
         result = self.router.route(msg.text, self._prev_intent)
         self._prev_intent = result.intent
-        answer_id = self._answer_id = new_id()
+        answer_id = self._answer_id = answer_id or new_id()
         self.last_timing = {"route_s": self.clock() - self._t0}
         self.report(Routed(answer=answer_id, text=msg.text, route=result.route,
                            intent=result.intent, confidence=result.confidence,

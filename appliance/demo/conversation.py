@@ -3,9 +3,11 @@
 A scripted person speaks (the script's audio) into a FIFO-backed ALSA microphone; the real
 appliance (capture -> VAD -> STT -> brain -> TTS -> playback) answers into a FIFO-backed ALSA
 loudspeaker that the demo drains in real time. The person waits for each answer to end before
-the next turn; a turn may press the interrupt button (or send the MQTT interrupt) while the
-answer plays, or make an announcement as Home Assistant would. Figures come from the pipeline's
-own events (what it did and when) plus what the "ear" actually heard.
+the next turn; a turn may press the interrupt button (or send the MQTT interrupt, or say
+"para") while the answer plays, have someone else talk over it, or make an announcement as
+Home Assistant would. With the room simulated (``EchoPath``) the microphone also hears the
+appliance itself, so the run shows whether it ever reacts to its own voice. Figures come from
+the pipeline's own events (what it did and when) plus what the "ear" actually heard.
 """
 
 from __future__ import annotations
@@ -16,24 +18,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from appliance.app import Pipeline
 from appliance.control.commands import Say
-from appliance.core.pcm import to_int16
+from appliance.core.pcm import SPEECH_RATE, to_int16
 from appliance.core.text import strip_accents
 from appliance.demo.fifo_devices import Ear, Mouth
 from appliance.demo.script import Script, ScriptTurn
 from appliance.pipeline.events import (
+    BargeIn,
+    Ducked,
     Event,
     Finished,
     Gap,
     Heard,
+    Interrupted,
+    OverSpeech,
     Routed,
     Sentence,
     Silent,
     Started,
+    WakeWordDetected,
     speech_ended,
 )
 
+VOICE_STOPS = ("voice stop", "barge-in", "wake word")  # interrupts caused by what it heard
 FIGURES = ("speech_end_to_transcript_ms", "transcript_to_first_sound_ms",
            "speech_end_to_first_sound_ms", "max_gap_ms")
 
@@ -154,6 +164,12 @@ class Conversation:
         """Until the answer has played out, pressing the interrupt on the way if the turn
         says so."""
         deadline = time.monotonic() + self.turn_timeout_s
+        if turn.interrupt is not None and turn.interrupt.kind == "voice":
+            self._talk_over(turn, t_first, deadline, fig, stop=True)
+            return
+        if turn.background is not None:
+            self._talk_over(turn, t_first, deadline, fig, stop=False)
+            return
         if turn.interrupt is None:
             done = self._wait(t_first, speech_ended, max(1.0, deadline - time.monotonic()))
             if done is None:
@@ -182,6 +198,68 @@ class Conversation:
             settle = self.app.settings.listen.settle_ms / 1000
             fig["listening_again_after_press_ms"] = _ms(again[0] - t_press + settle)
         self._wait_quiet(1.0, deadline + 10)
+
+    def _talk_over(self, turn: ScriptTurn, t_first: float, deadline: float,
+                   fig: dict[str, Any], *, stop: bool) -> None:
+        """The person says a stop phrase over the answer (``stop``), or someone else talks
+        over it: was it ducked, and did it stop (or carry on)?"""
+        if stop:
+            assert turn.interrupt is not None and turn.interrupt.audio is not None
+            audio, at_s = turn.interrupt.audio, turn.interrupt.at_s
+        else:
+            assert turn.background is not None
+            audio, at_s = turn.background.audio, turn.background.at_s
+        if not self._press_during_answer(t_first, t_first + at_s, deadline):
+            fig["error"] = "the answer never played, so there was nothing to talk over"
+            return
+        duration = self.mouth.say(to_int16(audio))
+        self.mouth.wait_said(duration + 10)
+        start_t, _ = self.mouth.said()[-1]
+        first, last = _voiced_span(audio)
+        onset, end = start_t + first, start_t + last
+        fig["over_s"] = round(onset - t_first, 2)
+        fig["over_label"] = (turn.interrupt.label if stop and turn.interrupt else
+                             turn.background.label if turn.background else "")
+        if stop:
+            silent = self._wait(start_t, lambda e: isinstance(e, Silent), max(0.1, end + 5
+                                - time.monotonic()))
+            cut = [e for _, e in self.log.since(start_t)
+                   if isinstance(e, Interrupted) and e.reason in VOICE_STOPS]
+            fig["stopped"] = silent is not None and bool(cut)
+            if silent is not None:
+                fig["interrupt_to_silent_ms"] = _ms(silent[1].t - end)
+        done = self._wait(t_first, speech_ended, max(1.0, deadline - time.monotonic()))
+        if done is None:
+            fig["error"] = "answer did not finish in time"
+            self.app.control.controller.interrupt("demo timeout")
+        if not stop:
+            fig["stopped"] = done is not None and isinstance(done[1], Silent)
+        ducked = self._wait(onset - 0.2, lambda e: isinstance(e, Ducked) and e.on, 0.0)
+        if ducked is not None:
+            fig["duck_ms"] = _ms(ducked[1].t - onset)
+        verdicts = [e.decision for _, e in self.log.since(start_t) if isinstance(e, BargeIn)]
+        fig["barge_in"] = verdicts
+        self._wait_quiet(1.0, deadline + 10)
+
+    def self_triggers(self) -> dict[str, int]:
+        """Over the whole run, reactions to something the person did not say: the
+        appliance's own voice ducking it, stopping it, waking it or being transcribed."""
+        spans = [(t, t + len(a) / SPEECH_RATE) for t, a in self.mouth.said()]
+
+        def explained(w: float, after_s: float) -> bool:
+            return any(a - 0.2 <= w <= b + after_s for a, b in spans)
+
+        events = list(self.log.events)
+        ducks = [w for w, e in events if isinstance(e, OverSpeech) and e.active
+                 and not explained(w, 1.0)]
+        stops = [w for w, e in events if isinstance(e, Interrupted)
+                 and e.reason in VOICE_STOPS and not explained(w, 6.0)]
+        wakes = [w for w, e in events if isinstance(e, WakeWordDetected)
+                 and not explained(w, 1.0)]
+        heard = [w for w, e in events if isinstance(e, Heard) and not explained(w, 8.0)]
+        return {"false_barge_ins": len(ducks) + len(stops), "false_ducks": len(ducks),
+                "false_stops": len(stops), "self_wake_words": len(wakes),
+                "own_speech_transcripts": len(heard)}
 
     def _answer_figures(self, since: float, fig: dict[str, Any]) -> None:
         events = [e for _, e in self.log.since(since)]
@@ -259,7 +337,8 @@ class Conversation:
             self.out(f"  respuesta: {f['answer']}")
         keys = (*FIGURES, "request_to_first_sound_ms", "sentences", "underruns",
                 "interrupt_to_silent_ms", "pressed_after_first_sound_s",
-                "interrupt_to_heard_silence_ms", "listening_again_after_press_ms")
+                "interrupt_to_heard_silence_ms", "listening_again_after_press_ms",
+                "over_s", "duck_ms", "stopped", "barge_in")
         parts = [f"{k}={f[k]}" for k in keys if k in f]
         if f.get("filler"):
             parts.append("filler=yes")
@@ -309,6 +388,14 @@ def _check(turn: ScriptTurn, fig: dict[str, Any]) -> None:
                 problems.append(f"heard {fig.get('heard')}, missing {missing}")
     if problems:
         fig["unexpected"] = problems
+
+
+def _voiced_span(audio: np.ndarray, threshold: float = 0.02) -> tuple[float, float]:
+    """Seconds from the start of ``audio`` (float32) to its first and last loud sample."""
+    loud = np.flatnonzero(np.abs(audio) > threshold)
+    if not len(loud):
+        return 0.0, len(audio) / SPEECH_RATE
+    return loud[0] / SPEECH_RATE, (loud[-1] + 1) / SPEECH_RATE
 
 
 def _ms(seconds: float) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 from appliance import config
 from appliance.config import Settings
 from appliance.core.pcm import SPEECH_RATE, resample, to_float32
-from appliance.demo.fifo_devices import Ear, Mouth, alsa_config
+from appliance.demo.fifo_devices import Ear, EchoPath, Mouth, alsa_config
 from appliance.demo.script import Script
 
 MIC, SPEAKER = "appliance_demo_mic", "appliance_demo_speaker"
@@ -44,8 +44,13 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
             audio={"capture_device": MIC, "playback_device": SPEAKER, "sample_rate": SPEECH_RATE},
             device={"state_dir": str(Path(tmp) / "state")},
         )
-        mouth = Mouth(mic_fifo, SPEECH_RATE, settings.audio.period_ms)
-        ear = Ear(spk_fifo, settings.audio.playback_rate)
+        room = None
+        if script.echo is not None:  # the microphone hears the loudspeaker too
+            room = EchoPath(settings.audio.playback_rate, SPEECH_RATE,
+                            delay_ms=script.echo.delay_ms, gain_db=script.echo.gain_db,
+                            rt60_ms=script.echo.rt60_ms)
+        mouth = Mouth(mic_fifo, SPEECH_RATE, settings.audio.period_ms, echo=room)
+        ear = Ear(spk_fifo, settings.audio.playback_rate, echo=room)
         t0 = time.monotonic()
         say(f"demo: {script.name} ({len(script.turns)} turns, {script.path}); loading models "
             f"(STT {settings.stt.engine}, TTS {settings.tts.engine}, "
@@ -72,6 +77,7 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
             conversation = Conversation(app, mouth, ear, out=say)
             turns = conversation.run(script)
             time.sleep(0.5)
+            triggers = conversation.self_triggers()
         finally:
             stats = {w.name: w.stats() for w in app.workers}
             stats["queue"] = app.queue.stats()
@@ -89,6 +95,12 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
             "turn_model": settings.turn.model,
         },
         "load_average": os.getloadavg(),
+        "echo": ({"delay_ms": script.echo.delay_ms, "gain_db": script.echo.gain_db,
+                  "rt60_ms": script.echo.rt60_ms, "levels_dbfs": mouth.levels_dbfs(),
+                  "cancelled": stats["capture"].get("echo_cancellation"),
+                  "erle_db_median": stats["capture"].get("erle_db_median")}
+                 if script.echo is not None else None),
+        **triggers,
         "turns": turns,
         "summary": routes,
         "workers": stats,
@@ -99,6 +111,10 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
     for route, figures in routes.items():
         say(f"demo: {route} turns: " + ", ".join(
             f"{k} p50 {v['p50']:.0f} / p95 {v['p95']:.0f}" for k, v in figures.items()))
+    if script.echo is not None:
+        say(f"demo: its own voice at the microphone {mouth.levels_dbfs()} dBFS, echo "
+            f"cancelled: ERLE median {stats['capture'].get('erle_db_median')} dB; "
+            + ", ".join(f"{k} {v}" for k, v in triggers.items()))
     failed = [t for t in turns if "error" in t]
     unexpected = [t for t in turns if "unexpected" in t]
     say(f"\ndemo: {len(turns) - len(failed)}/{len(turns)} turns answered"

@@ -2,6 +2,7 @@
 
 ```yaml
 name: Cocina                      # optional: a title for the printout
+echo: {delay_ms: 40, gain_db: 6}  # optional: its own voice at the microphone ("off": none)
 turns:
   - audio: hola.wav               # what the person says: any WAV/FLAC, any rate/channels
   - audio: [pon.flac, 0.85, quince.flac]   # a sentence with a 0.85 s pause inside
@@ -9,6 +10,9 @@ turns:
   - audio: cuentame.wav
     interrupt: {kind: button, at_s: 1.0}   # 1.0 s after the appliance's first sound
   - announce: "Un texto largo ..."         # as if sent with the MQTT say command
+    interrupt: {kind: voice, audio: para.wav, at_s: 2.0}     # the person says "para" over it
+  - announce: "Otro texto largo ..."
+    background: {audio: charla.wav, at_s: 1.0, gain_db: 0}  # someone else talks over it
   - audio: gracias.flac
     expect: {route: template, intent: thanks}   # optional: checked and reported
 ```
@@ -29,8 +33,9 @@ import yaml
 from appliance.audio.files import AudioFileError, read_audio
 from appliance.core.pcm import SPEECH_RATE
 
-INTERRUPT_KINDS = ("button", "mqtt")
-TURN_KEYS = ("audio", "announce", "interrupt", "scenario", "expect", "wait_s")
+INTERRUPT_KINDS = ("button", "mqtt", "voice")
+TURN_KEYS = ("audio", "announce", "interrupt", "background", "scenario", "expect", "wait_s")
+ECHO_KEYS = ("delay_ms", "gain_db", "rt60_ms")
 EXPECT_KEYS = ("route", "intent", "heard", "transcripts")
 BUILTIN = Path(__file__).resolve().parent.parent / "data" / "conversation_es" / "demo.yaml"
 
@@ -40,9 +45,30 @@ class ScriptError(ValueError):
 
 
 @dataclass(frozen=True)
+class Echo:
+    """The appliance's own voice at the microphone: the demo's default is a loudspeaker a
+    hand's width from the microphone in a small kitchen - as loud as the person, or louder."""
+
+    delay_ms: float = 40.0
+    gain_db: float = 6.0
+    rt60_ms: float = 250.0
+
+
+@dataclass(frozen=True)
 class Interrupt:
-    kind: str  # button (what the GPIO press does) or mqtt (cmd/interrupt)
+    kind: str  # button (what the GPIO press does), mqtt (cmd/interrupt) or voice
     at_s: float  # after the appliance's first sound in this turn
+    audio: np.ndarray | None = None  # voice: what the person says (float32 16 kHz)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Background:
+    """Someone else talking in the kitchen while the appliance speaks."""
+
+    audio: np.ndarray
+    at_s: float
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +78,7 @@ class ScriptTurn:
     audio: np.ndarray | None  # float32 16 kHz: the person's speech, pauses included
     announce: str = ""
     interrupt: Interrupt | None = None
+    background: Background | None = None
     scenario: str = ""
     expect: tuple[tuple[str, Any], ...] = ()
     wait_s: float = 0.0  # extra quiet before this turn
@@ -66,6 +93,7 @@ class Script:
     path: Path
     name: str
     turns: tuple[ScriptTurn, ...]
+    echo: Echo | None = Echo()
 
 
 def load_script(path: Path) -> Script:
@@ -79,14 +107,29 @@ def load_script(path: Path) -> Script:
         raise ScriptError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ScriptError(f"{where}: expected a mapping with 'turns'")
-    unknown = sorted(set(data) - {"name", "turns"})
+    unknown = sorted(set(data) - {"name", "turns", "echo"})
     if unknown:
-        raise ScriptError(f"{where}: unknown key {unknown[0]!r}; allowed: name, turns")
+        raise ScriptError(f"{where}: unknown key {unknown[0]!r}; allowed: name, echo, turns")
     raw = data.get("turns")
     if not isinstance(raw, list) or not raw:
         raise ScriptError(f"{where}: 'turns' must be a non-empty list")
     turns = tuple(_turn(path, i + 1, t) for i, t in enumerate(raw))
-    return Script(path, str(data.get("name") or path.stem), turns)
+    return Script(path, str(data.get("name") or path.stem), turns,
+                  _echo(f"{where}: echo", data.get("echo", {})))
+
+
+def _echo(where: str, value: object) -> Echo | None:
+    if value in ("off", False, None):
+        return None
+    if not isinstance(value, dict):
+        raise ScriptError(f"{where}: expected {{delay_ms: 40, gain_db: 0}} or off")
+    unknown = sorted(set(value) - set(ECHO_KEYS))
+    if unknown:
+        raise ScriptError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(ECHO_KEYS)}")
+    d = Echo()
+    return Echo(_number(f"{where}.delay_ms", value.get("delay_ms", d.delay_ms), 20.0, 500.0),
+                _number(f"{where}.gain_db", value.get("gain_db", d.gain_db), -60.0, 20.0),
+                _number(f"{where}.rt60_ms", value.get("rt60_ms", d.rt60_ms), 10.0, 2000.0))
 
 
 def _turn(path: Path, index: int, raw: object) -> ScriptTurn:
@@ -108,7 +151,8 @@ def _turn(path: Path, index: int, raw: object) -> ScriptTurn:
         label = announce
     return ScriptTurn(
         index=index, label=label, audio=audio, announce=announce,
-        interrupt=_interrupt(where, raw.get("interrupt")),
+        interrupt=_interrupt(path, where, raw.get("interrupt")),
+        background=_background(path, where, raw.get("background")),
         scenario=str(raw.get("scenario") or ""),
         expect=_expect(where, raw.get("expect")),
         wait_s=_number(f"{where}.wait_s", raw.get("wait_s", 0.0), 0.0, 60.0),
@@ -140,19 +184,44 @@ def _speech(path: Path, where: str, value: object) -> tuple[np.ndarray, str]:
     return np.concatenate(parts).astype(np.float32), " ".join(labels)
 
 
-def _interrupt(where: str, value: object) -> Interrupt | None:
+def _interrupt(path: Path, where: str, value: object) -> Interrupt | None:
     if value is None:
         return None
     if not isinstance(value, dict):
         raise ScriptError(f"{where}.interrupt: expected {{kind: button, at_s: 1.0}}")
-    unknown = sorted(set(value) - {"kind", "at_s"})
+    unknown = sorted(set(value) - {"kind", "at_s", "audio"})
     if unknown:
-        raise ScriptError(f"{where}.interrupt: unknown key {unknown[0]!r}; allowed: kind, at_s")
+        raise ScriptError(f"{where}.interrupt: unknown key {unknown[0]!r}; allowed: kind, "
+                          "at_s, audio")
     kind = value.get("kind", "button")
     if kind not in INTERRUPT_KINDS:
         raise ScriptError(f"{where}.interrupt.kind: got {kind!r}, expected one of "
                           f"{', '.join(INTERRUPT_KINDS)}")
-    return Interrupt(kind, _number(f"{where}.interrupt.at_s", value.get("at_s", 1.0), 0.0, 60.0))
+    at_s = _number(f"{where}.interrupt.at_s", value.get("at_s", 1.0), 0.0, 60.0)
+    if kind != "voice":
+        if "audio" in value:
+            raise ScriptError(f"{where}.interrupt.audio: only a voice interrupt has audio")
+        return Interrupt(kind, at_s)
+    if "audio" not in value:
+        raise ScriptError(f"{where}.interrupt: a voice interrupt needs 'audio' (what is said)")
+    audio, label = _speech(path, f"{where}.interrupt", value["audio"])
+    return Interrupt(kind, at_s, audio, label)
+
+
+def _background(path: Path, where: str, value: object) -> Background | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "audio" not in value:
+        raise ScriptError(f"{where}.background: expected {{audio: charla.wav, at_s: 1.0}}")
+    unknown = sorted(set(value) - {"audio", "at_s", "gain_db"})
+    if unknown:
+        raise ScriptError(f"{where}.background: unknown key {unknown[0]!r}; allowed: audio, "
+                          "at_s, gain_db")
+    audio, label = _speech(path, f"{where}.background", value["audio"])
+    gain_db = _number(f"{where}.background.gain_db", value.get("gain_db", 0.0), -60.0, 20.0)
+    return Background(np.clip(audio * 10 ** (gain_db / 20), -1, 1).astype(np.float32),
+                      _number(f"{where}.background.at_s", value.get("at_s", 1.0), 0.0, 60.0),
+                      label)
 
 
 def _expect(where: str, value: object) -> tuple[tuple[str, Any], ...]:

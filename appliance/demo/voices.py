@@ -2,7 +2,8 @@
 
 Synthesizing them at demo time would cost more CPU than the whole conversation on a busy
 2-core machine; ``python -m appliance.demo.voices`` re-creates them (then commit the files).
-A male Kokoro voice, so the person and the appliance (a female voice) are easy to tell apart.
+A male Kokoro voice, so the person and the appliance (a female voice) are easy to tell apart;
+the lines said over its answers (stop phrases, other people talking) come from several voices.
 """
 
 from __future__ import annotations
@@ -49,6 +50,37 @@ PAUSED: dict[str, tuple[str, str]] = {
     "pause-oven": ("¿A cuántos grados pongo el horno para el...", "bizcocho?"),
 }
 
+# Over the appliance's answer: stop phrases and someone else talking, by several people (the
+# other Kokoro voices and espeak-ng's; never the appliance's own, jf_alpha). key -> (text, voice)
+STOPS: dict[str, tuple[str, str]] = {
+    "stop-1": ("Para, por favor.", "jm_kumo"),
+    "stop-2": ("¡Para, para!", "jf_gongitsune"),
+    "stop-3": ("Basta ya.", "jf_nezumi"),
+    "stop-4": ("Silencio, por favor.", "jf_tebukuro"),
+    "stop-5": ("Para ya.", "jm_kumo"),
+    "stop-6": ("¡Cállate!", "jf_nezumi"),
+    "stop-7": ("Vale ya.", "jf_gongitsune"),
+    "stop-8": ("Basta.", "jf_tebukuro"),
+    "stop-9": ("Para, por favor.", "espeak:es+m3"),
+    "stop-10": ("Silencio.", "espeak:es-419+f2"),
+    "stop-11": ("Deja de hablar.", "jm_kumo"),
+    "stop-12": ("Para, para.", "espeak:es+m1"),
+}
+TALK: dict[str, tuple[str, str]] = {
+    "talk-1": ("Oye, ¿has visto mis llaves?", "jm_kumo"),
+    "talk-2": ("Mañana vamos a comer a casa de la abuela.", "jf_gongitsune"),
+    "talk-3": ("Pásame la sal, que está muy soso.", "jf_nezumi"),
+    "talk-4": ("Qué bien huele eso que estás haciendo.", "jf_tebukuro"),
+    "talk-5": ("No me acuerdo de dónde he aparcado el coche.", "espeak:es+m3"),
+    "talk-6": ("Hay que comprar más tomates y cebollas.", "jm_kumo"),
+    "talk-7": ("El partido empieza a las nueve y media.", "espeak:es-419+f2"),
+    "talk-8": ("¿Has sacado ya al perro esta mañana?", "jf_nezumi"),
+    "talk-9": ("Esta receta me la enseñó mi madre.", "jf_gongitsune"),
+    "talk-10": ("Luego te llamo, que ahora estoy cocinando.", "jf_tebukuro"),
+    "talk-11": ("Los niños salen del colegio a las cinco.", "espeak:es+m1"),
+    "talk-12": ("Me encanta cómo ha quedado la cocina nueva.", "jm_kumo"),
+}
+
 
 def clip(key: str) -> np.ndarray:
     """float32 16 kHz mono audio of one line."""
@@ -65,32 +97,43 @@ def clip(key: str) -> np.ndarray:
 
 def texts() -> dict[str, str]:
     """Every clip: the whole lines, and each half of the paused ones (KEY-a, KEY-b)."""
-    out = dict(LINES)
+    return {key: text for key, (text, _) in voiced().items()}
+
+
+def voiced() -> dict[str, tuple[str, str]]:
+    """Every clip with who says it."""
+    out = {key: (text, USER_VOICE) for key, text in LINES.items()}
     for key, (first, second) in PAUSED.items():
-        out[f"{key}-a"], out[f"{key}-b"] = first, second
-    return out
+        out[f"{key}-a"], out[f"{key}-b"] = (first, USER_VOICE), (second, USER_VOICE)
+    return {**out, **STOPS, **TALK}
 
 
 def generate(keys: list[str] | None = None) -> None:
     import soundfile as sf
 
     from appliance import config
+    from appliance.demo.speech import espeak
     from appliance.speak.tts.kokoro import KokoroEngine
     from appliance.system.modelstore import ModelStore
 
     settings = config.load(None)
-    engine = KokoroEngine(ModelStore(settings.cache_path).resolve(settings.tts.kokoro_model),
-                          voice=USER_VOICE)
+    model = ModelStore(settings.cache_path).resolve(settings.tts.kokoro_model)
+    engines: dict[str, KokoroEngine] = {}
     style = settings.tts.styles["calm"]
     DATA.mkdir(parents=True, exist_ok=True)
-    for key, text in texts().items():
+    for key, (text, voice) in voiced().items():
         if keys and key not in keys:
             continue
-        audio = resample(engine.synthesize(text, style), engine.sample_rate, SPEECH_RATE)
+        if voice.startswith("espeak:"):
+            audio = espeak(text, voice=voice.removeprefix("espeak:"))
+        else:
+            engine = engines.get(voice) or engines.setdefault(voice, KokoroEngine(model,
+                                                                                  voice=voice))
+            audio = resample(engine.synthesize(text, style), engine.sample_rate, SPEECH_RATE)
         audio = trim(np.asarray(audio, np.float32))
         audio *= 0.5 / (float(np.abs(audio).max()) or 1.0)
         sf.write(DATA / f"{key}.flac", to_int16(audio), SPEECH_RATE, subtype="PCM_16")
-        print(f"{key}.flac {len(audio) / SPEECH_RATE:.2f}s {text}", flush=True)
+        print(f"{key}.flac {len(audio) / SPEECH_RATE:.2f}s {voice}: {text}", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ Modes (``listen.mode``):
   ``listen.wake_timeout_s`` passes with no speech) or inside the follow-up window.
 - ``push_to_talk``: speech counts while the button is held, or inside the follow-up window.
 
-While the appliance speaks, input is gated in every mode (unless the capture device does echo
-cancellation), so it never wakes itself or transcribes its own voice. When playback ends, the
-follow-up window opens after ``settle_ms`` (the room's echo dies down) and lasts
-``follow_up_s``. An utterance already under way when a window closes is heard to its end.
+While the appliance speaks, input is gated in every mode, so it never wakes itself or
+transcribes its own voice - unless its echo is cancelled (by the capture device, or by the
+software canceller while it reports itself working): then speech over an answer is heard, in
+every mode (a stop phrase needs no wake word), marked as over speech for the brain to judge.
+When playback ends, the follow-up window opens after ``settle_ms`` (the room's echo dies down)
+and lasts ``follow_up_s``. An utterance already under way when a window closes is heard to its end.
 
 What the appliance says reaches the gate as playback events (``on_event``, from the control
 worker); buttons and MQTT change the mode, mute and push-to-talk; the VAD asks and reports
@@ -25,7 +27,7 @@ import time
 from collections.abc import Callable
 
 from appliance.config import MODES, ListenSettings
-from appliance.pipeline.events import Event, Started, speech_ended
+from appliance.pipeline.events import EchoCancellation, Event, Started, speech_ended
 
 
 class ListenGate:
@@ -34,7 +36,8 @@ class ListenGate:
         self.mode: str = settings.mode
         self.follow_up_s = settings.follow_up_s
         self.settle_s = settings.settle_ms / 1000
-        self.echo_cancellation = settings.echo_cancellation
+        self.hardware_echo_cancellation = settings.echo_cancellation
+        self._software_echo_cancellation = False
         self.wake_timeout_s = settings.wake_timeout_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -73,6 +76,26 @@ class ListenGate:
             self.speaking_started()
         elif speech_ended(ev):
             self.speaking_ended(ev.t)
+        elif isinstance(ev, EchoCancellation):
+            with self._lock:
+                self._software_echo_cancellation = ev.active
+
+    @property
+    def echo_cancellation(self) -> bool:
+        """The appliance's own voice is taken out of what the microphone hears."""
+        return self.hardware_echo_cancellation or self._software_echo_cancellation
+
+    @property
+    def speaking(self) -> bool:
+        with self._lock:
+            return self._speaking
+
+    @property
+    def addressed(self) -> bool:
+        """The wake word or the push-to-talk button opened the input: what is said now is
+        for the appliance, even over its own voice."""
+        with self._lock:
+            return self._ptt or self._awake_utterance or self._clock() < self._awake_until
 
     def speaking_started(self) -> None:
         """Playback of an answer (or filler, or alarm) began."""
@@ -121,8 +144,10 @@ class ListenGate:
         """May audio captured at ``t`` reach the VAD? ``in_speech``: an utterance is open."""
         t = self._clock() if t is None else t
         with self._lock:
-            if self._muted or (self._speaking and not self.echo_cancellation):
+            if self._muted:
                 return False
+            if self._speaking:
+                return self.echo_cancellation
             if in_speech or self.mode == "always":
                 return True
             if self._follow_from <= t < self._follow_until:

@@ -436,9 +436,11 @@ class VadWorker(InboxWorker):
         if self.wakeword is not None and listening:
             if self.wakeword.process(frame.samples):
                 self.wakes += 1
-                self.log.info("wake word %r heard", self.wakeword.word)
+                over = self.gate.speaking
+                self.log.info("wake word %r heard%s", self.wakeword.word,
+                              " over the appliance's speech" if over else "")
                 self.gate.wake(frame.t)
-                self.report(WakeWordDetected(word=self.wakeword.word))
+                self.report(WakeWordDetected(word=self.wakeword.word, over_speech=over))
                 return np.zeros_like(chunk)  # the wake word itself is not the command
         elif self.wakeword is not None and self._ww_listening:
             self.wakeword.reset()  # stale audio must not complete a word later
@@ -465,8 +467,13 @@ class VadWorker(InboxWorker):
         for m in messages:
             if isinstance(m, SpeechStart):
                 if self.gate is not None:
+                    # Over the appliance's own voice, not after the wake word or button: the brain
+                    # judges it (a stop phrase, a request, or someone else talking).
+                    over = self.gate.speaking and not self.gate.addressed
                     self.gate.speech_started()
-                self.report(SpeechDetected(utterance=m.utterance))
+                    if over:
+                        m = replace(m, over_speech=True)
+                self.report(SpeechDetected(utterance=m.utterance, over_speech=m.over_speech))
             if isinstance(m, SpeechEnd):
                 self.utterances += 1
                 self.capped += int(m.capped)

@@ -28,11 +28,39 @@ class SpeechDetected(Event):
     """The VAD opened an utterance the gate let through."""
 
     utterance: int
+    over_speech: bool = False  # the appliance was talking (heard through echo cancellation)
 
 
 @dataclass(frozen=True)
 class WakeWordDetected(Event):
     word: str
+    over_speech: bool = False  # heard while the appliance was talking
+
+
+@dataclass(frozen=True)
+class OverSpeech(Event):
+    """Someone started (``active``) or stopped talking while the appliance speaks, as the
+    echo-cancelled microphone hears it: duck the answer, then restore it."""
+
+    active: bool
+
+
+@dataclass(frozen=True)
+class EchoCancellation(Event):
+    """Software echo cancellation started or stopped working: while it works the microphone
+    stays open when the appliance speaks."""
+
+    active: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BargeIn(Event):
+    """What the brain made of words spoken over the appliance: ``stop`` (a stop phrase),
+    ``answer`` (a request for it: cut and answer) or ``ignored`` (someone else talking)."""
+
+    decision: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -153,6 +181,13 @@ class Silent(Event):
     answer: int
     reason: str
     latency_s: float  # stop requested -> device silent
+
+
+@dataclass(frozen=True)
+class Ducked(Event):
+    """Playback reached the ducked (``on``) or the normal level."""
+
+    on: bool
 
 
 @dataclass(frozen=True)

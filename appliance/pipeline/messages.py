@@ -113,6 +113,7 @@ class AudioFrame:
 class SpeechStart:
     utterance: int
     t: float  # stream time (s since capture start) of the first speech sample
+    over_speech: bool = False  # the appliance was talking (heard through echo cancellation)
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,6 +164,7 @@ class Transcript:
     t_done: float = field(default_factory=now)
     engine: str = ""
     language: str = ""
+    over_speech: bool = False  # spoken while the appliance was talking
 
 
 # --- output half: brain -> TTS producer -> priority queue -> playback ------------------------

@@ -3,6 +3,8 @@
 A session is fed utterance audio while the person speaks (a streaming engine decodes as it
 goes and has partial results); ``final`` closes it. ``transcribe`` is the one-shot path used
 by ``appliance transcribe`` and the tests. Audio is always float32 mono 16 kHz in -1..1.
+A ``prompt`` (text the decoder continues from) biases an engine that can use one toward the
+words expected (the stop phrases, over the appliance's own voice); others ignore it.
 """
 
 from __future__ import annotations
@@ -32,16 +34,21 @@ class SttEngine(Protocol):
     language: str
     streaming: bool  # True if partial() says something before final()
 
-    def start(self) -> SttSession: ...
+    def start(self, prompt: str | None = None) -> SttSession: ...
 
-    def transcribe(self, audio: np.ndarray) -> str: ...
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str: ...
+
+
+class PromptedEngine(Protocol):
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str: ...
 
 
 class BufferedSession:
     """For engines that decode whole utterances: collect audio, decode once at the end."""
 
-    def __init__(self, engine: SttEngine) -> None:
+    def __init__(self, engine: PromptedEngine, prompt: str | None = None) -> None:
         self._engine = engine
+        self._prompt = prompt
         self._chunks: list[np.ndarray] = []
 
     def feed(self, samples: np.ndarray) -> None:
@@ -52,9 +59,9 @@ class BufferedSession:
 
     def early(self) -> str:
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
-        return self._engine.transcribe(audio)
+        return self._engine.transcribe(audio, self._prompt)
 
     def final(self) -> str:
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
         self._chunks = []
-        return self._engine.transcribe(audio)
+        return self._engine.transcribe(audio, self._prompt)

@@ -71,10 +71,10 @@ class VoskEngine:
                 return self._vosk.KaldiRecognizer(self._model, SPEECH_RATE, phrases)
             return self._vosk.KaldiRecognizer(self._model, SPEECH_RATE)
 
-    def start(self) -> VoskSession:
-        return VoskSession(self)
+    def start(self, prompt: str | None = None) -> VoskSession:
+        return VoskSession(self)  # a grammar, not a prompt, biases Kaldi
 
-    def transcribe(self, audio: np.ndarray) -> str:
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
         session = self.start()
         audio = np.asarray(audio, dtype=np.float32)
         for i in range(0, len(audio), 8000):

@@ -40,10 +40,11 @@ class WhisperEngine:
         )
         self._lock = threading.Lock()  # one decode at a time per model
 
-    def start(self) -> BufferedSession:
-        return BufferedSession(self)
+    def start(self, prompt: str | None = None) -> BufferedSession:
+        return BufferedSession(self, prompt)
 
-    def transcribe(self, audio: np.ndarray) -> str:
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
+        """``prompt``: this decode's own (None: the configured one)."""
         audio = np.asarray(audio, dtype=np.float32)
         if len(audio) < 1600:  # under 0.1 s: nothing to say
             return ""
@@ -53,7 +54,7 @@ class WhisperEngine:
                 language=self.language,
                 beam_size=self.beam_size,
                 condition_on_previous_text=False,
-                initial_prompt=self.prompt,
+                initial_prompt=prompt or self.prompt,
                 without_timestamps=True,
                 vad_filter=False,
             )

@@ -7,8 +7,9 @@ stay in the free-threaded process with the GIL off. The engine offers the same S
 interface as WhisperEngine; the decode cost is the same (CTranslate2 releases the GIL anyway),
 plus about 1 ms to pass the audio through a pipe.
 
-Protocol on the child's stdin/stdout: request = 4-byte little-endian sample count + float32
-samples; reply = one JSON line {"text": ...} or {"error": ...}. The child says {"ready": true}
+Protocol on the child's stdin/stdout: request = 4-byte little-endian sample count, 4-byte
+prompt length, the prompt (UTF-8; empty: the configured one), float32 samples; reply = one
+JSON line {"text": ...} or {"error": ...}. The child says {"ready": true}
 once the model is loaded.
 """
 
@@ -48,10 +49,10 @@ class WhisperProcessEngine:
         with self._lock:
             self._spawn()
 
-    def start(self) -> BufferedSession:
-        return BufferedSession(self)
+    def start(self, prompt: str | None = None) -> BufferedSession:
+        return BufferedSession(self, prompt)
 
-    def transcribe(self, audio: np.ndarray) -> str:
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
         x = np.ascontiguousarray(audio, dtype="<f4")
         if len(x) < 1600:  # under 0.1 s: nothing to say (as WhisperEngine)
             return ""
@@ -60,7 +61,8 @@ class WhisperProcessEngine:
                 self._spawn()
             assert self._proc is not None and self._proc.stdin and self._proc.stdout
             try:
-                self._proc.stdin.write(struct.pack("<I", len(x)) + x.tobytes())
+                text = (prompt or "").encode()
+                self._proc.stdin.write(struct.pack("<II", len(x), len(text)) + text + x.tobytes())
                 self._proc.stdin.flush()
                 reply = json.loads(self._proc.stdout.readline() or b'{"error": "child exited"}')
             except (OSError, ValueError) as exc:
@@ -113,11 +115,12 @@ def serve(model_dir: str, settings_json: str) -> int:
     out.write(b'{"ready": true}\n')
     out.flush()
     inp = sys.stdin.buffer
-    while len(head := inp.read(4)) == 4:
-        (n,) = struct.unpack("<I", head)
+    while len(head := inp.read(8)) == 8:
+        n, m = struct.unpack("<II", head)
+        prompt = inp.read(m).decode() or None
         audio = np.frombuffer(inp.read(4 * n), dtype="<f4")
         try:
-            reply = {"text": engine.transcribe(audio)}
+            reply = {"text": engine.transcribe(audio, prompt)}
         except Exception as exc:  # report it; the parent decides
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(reply).encode() + b"\n")

@@ -18,6 +18,7 @@ from typing import Any
 
 from appliance.config import SttSettings
 from appliance.core.pcm import SPEECH_RATE
+from appliance.core.stop_phrases import StopPhrases
 from appliance.listen.stt.base import SttEngine, SttSession
 from appliance.listen.stt.factory import load_engine
 from appliance.listen.turn import unfinished
@@ -44,10 +45,11 @@ class SttWorker(InboxWorker):
     def __init__(self, settings: SttSettings, downstream: Sink, *,
                  events: Sink | None = None, turns: Sink | None = None,
                  store: ModelResolver | None = None, engine: SttEngine | None = None,
-                 name: str | None = None, inbox: Inbox | None = None) -> None:
+                 stop_phrases: StopPhrases | None = None, name: str | None = None,
+                 inbox: Inbox | None = None) -> None:
         """Give either ``store`` (a ModelStore: the engine is loaded in ``setup``, in this
         worker's thread, once) or an already loaded ``engine``. ``turns``: the VAD's inbox,
-        told when an early transcript is a finished turn."""
+        told when an early transcript is a finished turn (``stop_phrases`` always are)."""
         if engine is None and store is None:
             raise ValueError("SttWorker needs a ModelStore or a loaded engine")
         # Whisper holds the stage ~2 s per utterance: room for that much streamed audio.
@@ -55,11 +57,13 @@ class SttWorker(InboxWorker):
         self.settings = settings
         self.downstream = downstream
         self.turns = turns
+        self.stop_phrases = stop_phrases or StopPhrases(())
         self.store = store
         self.engine = engine
         self._session: SttSession | None = None
         self._utterance = 0
         self._t_start = 0.0
+        self._over_speech = False
         self._last_partial = ""
         self._early: tuple[int, str, float] | None = None  # (pause, text, decode s) still valid
         self._lock = threading.Lock()  # the counters below are read by other threads
@@ -77,8 +81,11 @@ class SttWorker(InboxWorker):
     def handle(self, msg: Any) -> None:
         if isinstance(msg, SpeechStart):
             assert self.engine is not None
-            self._session = self.engine.start()  # drops any session left open by a reset
+            # Over its own voice it is mostly told to stop: the decoder expects just that.
+            prompt = self.settings.over_speech_prompt if msg.over_speech else None
+            self._session = self.engine.start(prompt or None)  # drops a session left open
             self._utterance, self._t_start, self._last_partial = msg.utterance, msg.t, ""
+            self._over_speech = msg.over_speech
             self._early = None
         elif isinstance(msg, SpeechAudio):
             if self._session is None or msg.utterance != self._utterance:
@@ -112,7 +119,8 @@ class SttWorker(InboxWorker):
                 if len(self.last_decode) > 16:
                     del self.last_decode[min(self.last_decode)]
             final = Transcript(msg.utterance, text, True, msg.t_start, msg.t_end, msg.t_detected,
-                               engine=self._engine_name(), language=self.settings.language)
+                               engine=self._engine_name(), language=self.settings.language,
+                               over_speech=self._over_speech)
             self.report(Heard(transcript=final))  # before the brain can react to it
             self._put(final, timeout=5.0)
         else:
@@ -128,7 +136,8 @@ class SttWorker(InboxWorker):
         text = self._session.early()
         took = now() - t
         self._early = (msg.pause, text, took)
-        finished = not unfinished(text)
+        # "Para, para" ends on a preposition, yet it is the most finished thing anyone says.
+        finished = not unfinished(text) or self.stop_phrases.match(text)
         self.log.debug("early transcript of utterance %d (%.0f ms, p_complete %s): %r%s",
                        msg.utterance, 1000 * took, msg.p_complete, text,
                        "" if finished else " - unfinished, still listening")
