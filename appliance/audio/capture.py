@@ -125,23 +125,18 @@ class CaptureWorker(Worker):
             return
         if n == 0:
             return
-        self._emit(data, self._waiting())
+        self._emit(data)
 
-    def _waiting(self) -> int:
-        """Frames captured after what was just read (ALSA's capture delay)."""
-        try:
-            return max(0, int(self._pcm.avail()))
-        except (ALSAAudioError, AttributeError):
-            return 0
-
-    def _emit(self, data: bytes, waiting: int = 0) -> None:
+    def _emit(self, data: bytes) -> None:
         # alsaaudio may return less than a period; assemble exact periods so frame timing
         # stays a pure function of the sequence number.
         buf = self._pending + data
         period_bytes = self.spec.period_frames * 2
         t_now = time.monotonic()
-        # When the last sample read was captured: what came after it is waiting in the device.
-        t_end = t_now - (waiting + len(buf) // 2) / self.spec.rate
+        # When the last sample read was captured: at the latest now (a late read only makes
+        # the echo canceller's reference early, which it absorbs; the canceller keeps the
+        # earliest recent estimate).
+        t_end = t_now - len(buf) // 2 / self.spec.rate
         while len(buf) >= period_bytes:
             chunk, buf = buf[:period_bytes], buf[period_bytes:]
             samples = np.frombuffer(chunk, dtype="<i2").copy()

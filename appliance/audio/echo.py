@@ -4,10 +4,11 @@ A kitchen speaker at arm's length from its microphone hears itself as loud as th
 without this the input has to close while it talks (and then only a button can stop it).
 WebRTC's AEC3 (``pywebrtc-audio``) needs the *far end* - exactly what the loudspeaker played,
 aligned with the microphone. We own playback, so ``FarEnd`` keeps what the playback worker
-wrote on the monotonic timeline of when it becomes audible (write time plus what is queued in
-the device), at the microphone's rate; the capture worker takes the matching stretch for
-every period it reads and ``EchoCanceller`` removes it. AEC3's own delay estimator absorbs the
-rest (the acoustic path, the device's hidden latency).
+wrote on the monotonic timeline of when it was written, at the microphone's rate; the capture
+worker takes the matching stretch for every period it reads (its capture time: read time
+less what ALSA still holds) and ``EchoCanceller`` removes it. Everything between - the
+output buffer, the room, latency no driver reports - is delay that AEC3's estimator finds (up
+to ~430 ms); the reference must only never arrive after its echo.
 
 It also notices a person starting to talk over the appliance (several 10 ms blocks of the
 cleaned signal that WebRTC's speech estimate calls voice while the far end plays) and stopping
@@ -29,12 +30,8 @@ log = logging.getLogger("appliance.echo")
 
 BLOCK_S = 0.01  # AEC3 works on 10 ms blocks
 HORIZON_S = 2.0  # how much of what was played is kept for the microphone to catch up
-# The reference is handed over this much early: timing estimates on either side err by a
-# period or two, and an echo arriving before its reference cannot be cancelled. AEC3's delay
-# estimator finds the actual delay (this plus the acoustic path) on its own.
-LEAD_S = 0.08
 SNAP_S = 0.15  # timing estimates within this of the running stream are jitter: keep it whole
-REANCHOR_AFTER_S = 1.0  # a capture estimate off by more than SNAP_S this long: the stream moved
+LOST_S, LOST_FOR_S = 0.3, 2.0  # capture reads this late for this long: samples were lost
 AUDIBLE = 64  # int16 peak above which what was played counts as sound (not idle silence)
 RING_S = 0.5  # after the last sound, its echo may still ring this long
 
@@ -189,15 +186,12 @@ class EchoCanceller:
         self._ap = AudioProcessor(sample_rate=rate, echo_cancellation=True,
                                   stream_delay_ms=stream_delay_ms)
         self.voice = voice or VoiceOverEcho()
-        self._far_pos: int | None = None  # far-end index of the next captured sample
-        self._drift_s = 0.0  # how long the clock estimate has disagreed with the stream
-        self.anchors = 0  # times the reference was (re)aligned to the clock
+        self._origin: float | None = None  # monotonic time of the capture stream's start
+        self._count = 0  # samples since then
+        self._late_s = 0.0  # how long reads have come later than LOST_S
+        self._far_pos = 0  # far-end index of the period being cleaned
+        self.anchors = 0  # times the capture stream started anew
         self.stats = EchoStats()
-
-    def _anchor(self, pos: int) -> None:
-        self._far_pos = pos
-        self._drift_s = 0.0
-        self.anchors += 1
 
     def process(self, near: np.ndarray, t_end: float,
                 restart: bool = False) -> tuple[np.ndarray, bool | None]:
@@ -206,22 +200,25 @@ class EchoCanceller:
         period and True/False when a voice over the far end just started/stopped (None: no
         change)."""
         n = len(near)
-        # The reference runs on with the microphone, sample for sample; only a break in the
-        # capture stream moves it to the clock's estimate.
-        want = int(round((t_end - LEAD_S) * self.rate)) - n
-        if restart or self._far_pos is None:
-            self._anchor(want)
-        elif abs(want - self._far_pos) > SNAP_S * self.rate:
-            # A late read looks like a jump (the samples waited somewhere the clock estimate
-            # cannot see): only an offset that lasts means the stream really moved.
-            self._drift_s += n / self.rate
-            if self._drift_s >= REANCHOR_AFTER_S:
-                self._anchor(want)
+        # A read can only come late, never early, so the earliest stream origin any read
+        # implies is the truest; the reference then runs on sample for sample. Only reads
+        # late by more than LOST_S for LOST_FOR_S on end mean samples were lost unreported.
+        est = t_end - (self._count + n) / self.rate
+        if restart or self._origin is None:
+            self._origin, self._count, self._late_s = t_end - n / self.rate, 0, 0.0
+            self.anchors += 1
+        elif est < self._origin:
+            self._origin = est
+        elif est - self._origin > LOST_S:
+            self._late_s += n / self.rate
+            if self._late_s >= LOST_FOR_S:
+                self._origin, self._late_s = est, 0.0
+                self.anchors += 1
         else:
-            self._drift_s = 0.0
-        assert self._far_pos is not None
+            self._late_s = 0.0
+        self._far_pos = int(round(self._origin * self.rate)) + self._count
+        self._count += n
         far = self.far.samples(self._far_pos, n)
-        self._far_pos += n
         return self.cancel(near, far, self.far.active(t_end))
 
     def cancel(self, near: np.ndarray, far: np.ndarray,

@@ -16,7 +16,7 @@ back from where it was, so at most a buffer is repeated and nothing is skipped.
 
 What happens (started, finished, silent, gaps, underruns, device errors) is reported as events;
 this thread never does more than put them into the events inbox. Everything written is also
-handed to the echo canceller's far end (``FarEnd``), timed by when it will be heard. While a
+handed to the echo canceller's far end (``FarEnd``), stamped with when it was written. While a
 person talks over an answer it is *ducked* (``duck_db`` quieter), ramping over a few periods.
 """
 
@@ -294,11 +294,14 @@ class PlaybackWorker(Worker):
 
     def _write(self, chunk: np.ndarray) -> bool:
         """Write one period; False if the device failed (closed; reopened with backoff)."""
-        t_heard = time.monotonic() + self.device.buffered_frames() / self.spec.rate
+        # Stamped when written, not when (we estimate) it is heard: the device, the room and
+        # any latency we cannot see only add delay, which AEC3 measures; an estimate that came
+        # out late would put the echo ahead of its reference, which it cannot cancel.
+        t_written = time.monotonic()
         try:
             underruns = self.device.write(chunk)
             if self.far_end is not None:
-                self.far_end.played(chunk, self.spec.rate, t_heard)
+                self.far_end.played(chunk, self.spec.rate, t_written)
         except DeviceLost as exc:
             self._continuous = False
             if self._utt is not None:  # replay what sat in the lost buffer

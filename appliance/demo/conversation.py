@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from appliance.app import Pipeline
-from appliance.control.commands import Say
+from appliance.control.commands import Say, TimerSet
 from appliance.core.pcm import SPEECH_RATE, to_int16
 from appliance.core.text import strip_accents
 from appliance.demo.fifo_devices import Ear, Mouth
@@ -38,6 +38,7 @@ from appliance.pipeline.events import (
     Routed,
     Sentence,
     Silent,
+    SpeechDetected,
     Started,
     WakeWordDetected,
     speech_ended,
@@ -92,7 +93,12 @@ class Conversation:
                 self.out(f"\n== {turn.scenario} ==")
             if turn.wait_s:
                 time.sleep(turn.wait_s)
-            figures = self.speech_turn(turn) if turn.audio is not None else self.announce(turn)
+            if turn.audio is not None:
+                figures = self.speech_turn(turn)
+            elif turn.timer is not None:
+                figures = self.alarm(turn)
+            else:
+                figures = self.announce(turn)
             figures.update(turn=turn.index, scenario=turn.scenario)
             _check(turn, figures)
             turns.append(figures)
@@ -158,6 +164,29 @@ class Conversation:
         self._answer_figures(t0, fig)
         fig["underruns"] = self.app.playback.stats()["underruns"] - underruns0
         time.sleep(self.settle_s)
+        return fig
+
+    def alarm(self, turn: ScriptTurn) -> dict[str, Any]:
+        """A timer set as Home Assistant would (``timer/set``), left to ring, then the button."""
+        assert turn.timer is not None
+        seconds, ring_s = turn.timer
+        fig: dict[str, Any] = {"said": turn.label, "heard": []}
+        t0 = time.monotonic()
+        error = self.app.control.controller.execute(TimerSet(seconds, "demo"), "timer/set")
+        if error is not None:
+            fig["error"] = f"timer refused: {error.message}"
+            return fig
+        rang = self._wait(t0, lambda e: isinstance(e, Started) and e.kind == "alarm",
+                          seconds + 30)
+        if rang is None:
+            fig["error"] = "the alarm never rang"
+            return fig
+        fig["alarm_late_ms"] = _ms(rang[0] - t0 - seconds)
+        time.sleep(ring_s)
+        self.app.control.controller.interrupt("button")
+        fig["rang_s"] = round(time.monotonic() - rang[0], 1)
+        self._wait_quiet(1.0, time.monotonic() + 30)
+        fig["heard"] = self._transcripts(t0)
         return fig
 
     def _play_out(self, turn: ScriptTurn, t_first: float, fig: dict[str, Any]) -> None:
@@ -228,6 +257,12 @@ class Conversation:
             fig["stopped"] = silent is not None and bool(cut)
             if silent is not None:
                 fig["interrupt_to_silent_ms"] = _ms(silent[1].t - end)
+            heard = self._wait(start_t, lambda e: isinstance(e, Heard)
+                               and e.transcript.over_speech, 0.0)
+            if heard is not None:  # where the time went: end of turn, then the transcript
+                tr = heard[1].transcript
+                fig["phrase_end_to_turn_end_ms"] = _ms(tr.t_detected - end)
+                fig["phrase_end_to_transcript_ms"] = _ms(tr.t_done - end)
         done = self._wait(t_first, speech_ended, max(1.0, deadline - time.monotonic()))
         if done is None:
             fig["error"] = "answer did not finish in time"
@@ -239,6 +274,7 @@ class Conversation:
             fig["duck_ms"] = _ms(ducked[1].t - onset)
         verdicts = [e.decision for _, e in self.log.since(start_t) if isinstance(e, BargeIn)]
         fig["barge_in"] = verdicts
+        fig["heard"] = self._transcripts(start_t)
         self._wait_quiet(1.0, deadline + 10)
 
     def self_triggers(self) -> dict[str, int]:
@@ -256,10 +292,13 @@ class Conversation:
                  and e.reason in VOICE_STOPS and not explained(w, 6.0)]
         wakes = [w for w, e in events if isinstance(e, WakeWordDetected)
                  and not explained(w, 1.0)]
-        heard = [w for w, e in events if isinstance(e, Heard) and not explained(w, 8.0)]
+        heard = [w for w, e in events if isinstance(e, Heard) and e.transcript.text.strip()
+                 and not explained(w, 8.0)]
+        opened = [w for w, e in events if isinstance(e, SpeechDetected)
+                  and not explained(w, 1.0)]
         return {"false_barge_ins": len(ducks) + len(stops), "false_ducks": len(ducks),
                 "false_stops": len(stops), "self_wake_words": len(wakes),
-                "own_speech_transcripts": len(heard)}
+                "own_speech_transcripts": len(heard), "own_speech_utterances": len(opened)}
 
     def _answer_figures(self, since: float, fig: dict[str, Any]) -> None:
         events = [e for _, e in self.log.since(since)]

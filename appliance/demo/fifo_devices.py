@@ -3,9 +3,11 @@
 alsa-lib's ``type file`` PCM reads its ``infile`` and writes its ``file`` with plain read() and
 write(). Point both at FIFOs and the pipeline runs on real ALSA devices whose clock is the
 demo's: the mouth writes 20 ms of the person's voice (or silence) every 20 ms, and the ear
-reads the appliance's output at exactly the playback rate. A small pipe (one page) keeps the
-loudspeaker's latency close to a real device's buffer. Both sides keep a timeline of what was
-said and heard, for the conversation recording and the per-turn figures.
+reads the appliance's output at exactly the playback rate. Small pipes (one page) keep both
+devices' latency close to a real one's buffer, and like a real microphone the mouth drops what
+the capture device has not taken within 300 ms (an overrun) instead of queueing it: audio
+that waited unseen in a pipe would reach the appliance late with no clock saying so. Both
+sides keep a timeline of what was said and heard, for the recording and the per-turn figures.
 
 The room can be simulated too (``EchoPath``): what the ear hears comes back into what the mouth
 writes, delayed, through a synthetic room impulse response and at a set level, as a real
@@ -22,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
+import termios
 import threading
 import time
 from collections import deque
@@ -102,6 +106,9 @@ class EchoPath:
         return self._room.window(t_start, n)
 
 
+MAX_BACKLOG_S = 0.3  # the microphone's buffer (ALSA holds about this much before overrunning)
+
+
 class Mouth:
     """Feeds the microphone FIFO in real time: queued speech, otherwise silence."""
 
@@ -120,6 +127,9 @@ class Mouth:
         self._energy = {"person": [0.0, 0], "echo": [0.0, 0]}  # over blocks with sound in them
         self._thread = threading.Thread(target=self._run, name="demo-mouth", daemon=True)
         self._fd = os.open(fifo, os.O_RDWR)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(self._fd, F_SETPIPE_SZ, 4096)
+        self.overruns = 0  # blocks dropped because the microphone was not being read
 
     def start(self) -> None:
         self._thread.start()
@@ -141,6 +151,15 @@ class Mouth:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(2.0)
+
+    def _backlog(self) -> int:
+        """Bytes written but not yet read by the capture device."""
+        buf = bytearray(4)
+        try:
+            fcntl.ioctl(self._fd, termios.FIONREAD, buf)
+        except OSError:
+            return 0
+        return int.from_bytes(buf, sys.byteorder)
 
     def levels_dbfs(self) -> dict[str, float | None]:
         """RMS level (dBFS) of the person's voice and of the echo at the microphone, each over
@@ -176,11 +195,15 @@ class Mouth:
             if current is not None:
                 self._measure("person", block)
             if self.echo is not None:  # the room: the appliance's own voice, mixed in
-                echo = self.echo.at(next_t, self.chunk)
+                # A microphone delivers a block once it is captured: this one ends now.
+                echo = self.echo.at(next_t - self.chunk / self.rate, self.chunk)
                 self._measure("echo", echo)
                 mixed = block.astype(np.int32) + echo
                 block = np.clip(mixed, -32768, 32767).astype(np.int16)
-            os.write(self._fd, block.tobytes())  # blocks while the capture device is closed
+            if self._backlog() <= MAX_BACKLOG_S * self.rate * 2:
+                os.write(self._fd, block.tobytes())
+            else:  # like a real microphone nobody reads: the audio is lost, not delayed
+                self.overruns += 1
             if current is not None:
                 pos += self.chunk
                 if pos >= len(current):

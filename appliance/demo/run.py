@@ -43,6 +43,7 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
             settings,
             audio={"capture_device": MIC, "playback_device": SPEAKER, "sample_rate": SPEECH_RATE},
             device={"state_dir": str(Path(tmp) / "state")},
+            listen={"mode": script.mode or settings.listen.mode},
         )
         room = None
         if script.echo is not None:  # the microphone hears the loudspeaker too
@@ -75,7 +76,9 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
                 return 1
             say(f"demo: answers prepared after {time.monotonic() - t0:.1f} s")
             conversation = Conversation(app, mouth, ear, out=say)
+            cpu0, wall0 = time.process_time(), time.monotonic()
             turns = conversation.run(script)
+            cpu = (time.process_time() - cpu0) / max(1e-9, time.monotonic() - wall0)
             time.sleep(0.5)
             triggers = conversation.self_triggers()
         finally:
@@ -98,9 +101,13 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
         "echo": ({"delay_ms": script.echo.delay_ms, "gain_db": script.echo.gain_db,
                   "rt60_ms": script.echo.rt60_ms, "levels_dbfs": mouth.levels_dbfs(),
                   "cancelled": stats["capture"].get("echo_cancellation"),
+                  "mic_overruns": mouth.overruns,
                   "erle_db_median": stats["capture"].get("erle_db_median")}
                  if script.echo is not None else None),
         **triggers,
+        "own_speech_s": round(stats["playback"]["speech_frames"]
+                              / settings.audio.playback_rate, 1),
+        "cpu_cores": round(cpu, 3),  # the whole appliance (and the demo's rig), busy or not
         "turns": turns,
         "summary": routes,
         "workers": stats,

@@ -3,6 +3,7 @@
 ```yaml
 name: Cocina                      # optional: a title for the printout
 echo: {delay_ms: 40, gain_db: 6}  # optional: its own voice at the microphone ("off": none)
+mode: always                      # optional: the listening mode for the run
 turns:
   - audio: hola.wav               # what the person says: any WAV/FLAC, any rate/channels
   - audio: [pon.flac, 0.85, quince.flac]   # a sentence with a 0.85 s pause inside
@@ -15,6 +16,7 @@ turns:
     background: {audio: charla.wav, at_s: 1.0, gain_db: 0}  # someone else talks over it
   - audio: gracias.flac
     expect: {route: template, intent: thanks}   # optional: checked and reported
+  - timer: {seconds: 5, ring_s: 20}   # set as Home Assistant would; let it ring, then press
 ```
 
 Paths are relative to the script file. Everything is checked when the script is loaded, so a
@@ -31,10 +33,12 @@ import numpy as np
 import yaml
 
 from appliance.audio.files import AudioFileError, read_audio
+from appliance.config import MODES
 from appliance.core.pcm import SPEECH_RATE
 
 INTERRUPT_KINDS = ("button", "mqtt", "voice")
-TURN_KEYS = ("audio", "announce", "interrupt", "background", "scenario", "expect", "wait_s")
+TURN_KEYS = ("audio", "announce", "timer", "interrupt", "background", "scenario", "expect",
+             "wait_s")
 ECHO_KEYS = ("delay_ms", "gain_db", "rt60_ms")
 EXPECT_KEYS = ("route", "intent", "heard", "transcripts")
 BUILTIN = Path(__file__).resolve().parent.parent / "data" / "conversation_es" / "demo.yaml"
@@ -79,6 +83,7 @@ class ScriptTurn:
     announce: str = ""
     interrupt: Interrupt | None = None
     background: Background | None = None
+    timer: tuple[float, float] | None = None  # (seconds, ring_s): an alarm that rings out
     scenario: str = ""
     expect: tuple[tuple[str, Any], ...] = ()
     wait_s: float = 0.0  # extra quiet before this turn
@@ -94,6 +99,7 @@ class Script:
     name: str
     turns: tuple[ScriptTurn, ...]
     echo: Echo | None = Echo()
+    mode: str | None = None  # the listening mode for the run (None: the configured one)
 
 
 def load_script(path: Path) -> Script:
@@ -107,15 +113,19 @@ def load_script(path: Path) -> Script:
         raise ScriptError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ScriptError(f"{where}: expected a mapping with 'turns'")
-    unknown = sorted(set(data) - {"name", "turns", "echo"})
+    unknown = sorted(set(data) - {"name", "turns", "echo", "mode"})
     if unknown:
-        raise ScriptError(f"{where}: unknown key {unknown[0]!r}; allowed: name, echo, turns")
+        raise ScriptError(f"{where}: unknown key {unknown[0]!r}; allowed: name, echo, mode, "
+                          "turns")
+    mode = data.get("mode")
+    if mode is not None and mode not in MODES:
+        raise ScriptError(f"{where}: mode: got {mode!r}, expected one of {', '.join(MODES)}")
     raw = data.get("turns")
     if not isinstance(raw, list) or not raw:
         raise ScriptError(f"{where}: 'turns' must be a non-empty list")
     turns = tuple(_turn(path, i + 1, t) for i, t in enumerate(raw))
     return Script(path, str(data.get("name") or path.stem), turns,
-                  _echo(f"{where}: echo", data.get("echo", {})))
+                  _echo(f"{where}: echo", data.get("echo", {})), mode)
 
 
 def _echo(where: str, value: object) -> Echo | None:
@@ -139,11 +149,19 @@ def _turn(path: Path, index: int, raw: object) -> ScriptTurn:
     unknown = sorted(set(raw) - set(TURN_KEYS))
     if unknown:
         raise ScriptError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(TURN_KEYS)}")
-    if ("audio" in raw) == ("announce" in raw):
-        raise ScriptError(f"{where}: give either 'audio' (the person speaks) or 'announce'")
-    audio, label, announce = None, "", ""
+    if sum(k in raw for k in ("audio", "announce", "timer")) != 1:
+        raise ScriptError(f"{where}: give one of 'audio' (the person speaks), 'announce' or "
+                          "'timer'")
+    audio, label, announce, timer = None, "", "", None
     if "audio" in raw:
         audio, label = _speech(path, where, raw["audio"])
+    elif "timer" in raw:
+        t = raw["timer"]
+        if not isinstance(t, dict) or set(t) - {"seconds", "ring_s"}:
+            raise ScriptError(f"{where}.timer: expected {{seconds: 5, ring_s: 20}}")
+        timer = (_number(f"{where}.timer.seconds", t.get("seconds", 5), 1.0, 600.0),
+                 _number(f"{where}.timer.ring_s", t.get("ring_s", 10), 0.0, 600.0))
+        label = f"(temporizador de {timer[0]:g} s, suena {timer[1]:g} s)"
     else:
         announce = raw["announce"]
         if not isinstance(announce, str) or not announce.strip():
@@ -152,7 +170,7 @@ def _turn(path: Path, index: int, raw: object) -> ScriptTurn:
     return ScriptTurn(
         index=index, label=label, audio=audio, announce=announce,
         interrupt=_interrupt(path, where, raw.get("interrupt")),
-        background=_background(path, where, raw.get("background")),
+        background=_background(path, where, raw.get("background")), timer=timer,
         scenario=str(raw.get("scenario") or ""),
         expect=_expect(where, raw.get("expect")),
         wait_s=_number(f"{where}.wait_s", raw.get("wait_s", 0.0), 0.0, 60.0),

@@ -66,6 +66,7 @@ STOPS: dict[str, tuple[str, str]] = {
     "stop-11": ("Deja de hablar.", "jm_kumo"),
     "stop-12": ("Para, para.", "espeak:es+m1"),
 }
+WAKE: dict[str, tuple[str, str]] = {"wake": ("okay nabu", "espeak:es")}  # the wake word
 TALK: dict[str, tuple[str, str]] = {
     "talk-1": ("Oye, ¿has visto mis llaves?", "jm_kumo"),
     "talk-2": ("Mañana vamos a comer a casa de la abuela.", "jf_gongitsune"),
@@ -105,7 +106,7 @@ def voiced() -> dict[str, tuple[str, str]]:
     out = {key: (text, USER_VOICE) for key, text in LINES.items()}
     for key, (first, second) in PAUSED.items():
         out[f"{key}-a"], out[f"{key}-b"] = (first, USER_VOICE), (second, USER_VOICE)
-    return {**out, **STOPS, **TALK}
+    return {**out, **STOPS, **WAKE, **TALK}
 
 
 def generate(keys: list[str] | None = None) -> None:
