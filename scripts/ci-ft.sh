@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Optional CI step: the free-threaded interpreter (python3.13t) with the GIL off.
-# Runs when /opt/py313t/bin/python3.13t exists, or when APPLIANCE_FT_BUILD=1 asks to build it
-# (about 12 minutes); otherwise says why it is skipped and succeeds. See docs/free-threading.md.
+# Optional CI step: the free-threaded interpreters (python3.13t, and python3.14t where it is
+# built) with the GIL off. Runs when /opt/py313t/bin/python3.13t exists, or when
+# APPLIANCE_FT_BUILD=1 asks to build it (15-25 minutes); otherwise says why it is skipped and
+# succeeds. python3.14t (/opt/py314t, scripts/build-python-ft.sh 3.14) is checked the same way
+# when present. See docs/free-threading.md.
 #
 # 1. Importing every module of the appliance except the two documented GIL re-enablers
 #    (pyalsaaudio, vosk) leaves the GIL off without any PYTHON_GIL override.
@@ -11,16 +13,28 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY313T="${PY313T:-/opt/py313t/bin/python3.13t}"
+PY314T="${PY314T:-/opt/py314t/bin/python3.14t}"
 if [ ! -x "$PY313T" ] && [ "${APPLIANCE_FT_BUILD:-0}" != "1" ]; then
   echo "ci-ft: skipped ($PY313T not present; APPLIANCE_FT_BUILD=1 builds it)"
   exit 0
 fi
-[ -x "$PY313T" ] || ./scripts/build-python-ft.sh
-PY313T="$PY313T" FT_MODELS=0 ./scripts/setup-ft.sh   # the subset needs only Silero
-PY=.venv-ft/bin/python
+[ -x "$PY313T" ] || ./scripts/build-python-ft.sh 3.13 "$(dirname "$(dirname "$PY313T")")"
 
-echo "ci-ft: $($PY -c 'from appliance.system.interp import interpreter_info as i; print(i().describe())')"
-env -u PYTHON_GIL "$PY" - <<'EOF'
+# The subset: everything that does not need a module without a free-threaded build
+# (faster-whisper/ctranslate2, sherpa-onnx's Python module). Whisper tests run on the GIL build.
+# test_router, test_splitter and test_numbers include two-thread checks that matter GIL-off.
+FT_TESTS="${FT_TESTS:-tests/test_interp.py tests/test_sherpa_capi.py tests/test_vad.py \
+tests/test_capture.py tests/test_supervisor.py tests/test_config.py tests/test_splitter.py \
+tests/test_priority.py tests/test_timers.py tests/test_control_state.py tests/test_router.py \
+tests/test_numbers.py}"
+
+check() {  # VERSION INTERPRETER VENV
+  local ver="$1" py="$2" venv="$3"
+  PYFT="$py" VENV_FT="$venv" FT_MODELS=0 ./scripts/setup-ft.sh "$ver"  # the subset needs Silero
+  PY="$venv/bin/python"
+  echo "ci-ft: $($PY -c 'from appliance.system.interp import interpreter_info as i; print(i().describe())')"
+  # (the Python below is a heredoc, so it stays at the left margin)
+  env -u PYTHON_GIL "$PY" - <<'EOF'
 import importlib, importlib.abc, pkgutil, sys
 import appliance
 from appliance.system.interp import gil_enabled
@@ -54,11 +68,14 @@ print(f"ci-ft: all appliance modules imported with the GIL off, except {len(need
       f"a documented re-enabler: {', '.join(needs)}")
 EOF
 
-# The subset: everything that does not need a module without a free-threaded build
-# (faster-whisper/ctranslate2, sherpa-onnx's Python module). Whisper tests run on the GIL build.
-FT_TESTS="${FT_TESTS:-tests/test_interp.py tests/test_sherpa_capi.py tests/test_vad.py \
-tests/test_capture.py tests/test_supervisor.py tests/test_config.py tests/test_splitter.py \
-tests/test_priority.py tests/test_timers.py tests/test_control_state.py}"
-existing=()
-for t in $FT_TESTS; do [ -e "$t" ] && existing+=("$t"); done
-PYTHON_GIL=0 "$PY" -m pytest -q -p tests.support.gilcheck "${existing[@]}"
+  existing=()
+  for t in $FT_TESTS; do [ -e "$t" ] && existing+=("$t"); done
+  PYTHON_GIL=0 "$PY" -m pytest -q -p tests.support.gilcheck "${existing[@]}"
+}
+
+check 3.13 "$PY313T" .venv-ft
+if [ -x "$PY314T" ]; then
+  check 3.14 "$PY314T" .venv-ft314
+else
+  echo "ci-ft: python3.14t not checked ($PY314T not present; scripts/build-python-ft.sh 3.14)"
+fi

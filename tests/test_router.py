@@ -1,8 +1,10 @@
 """The learned router on data it never saw, its use of the previous turn, and its CLI."""
 
 import json
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,12 @@ from appliance.brain.router import (
     DATA_PATH,
     LLM,
     Router,
+    RouteResult,
     evaluate,
     is_heldout,
     load_examples,
     split,
+    train_model,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -221,3 +225,69 @@ def test_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
     assert rebuilt.route("¿qué hora es?").intent == "time"
     assert path.stat().st_size > 10_000  # replaced by a real model
     assert Router.load(tmp_path, data_path=data).route("hola").intent == "greeting"
+
+
+def _decision(r: RouteResult) -> tuple:
+    return r.route, r.intent, tuple(sorted(r.slots.items())), r.confidence, r.top_intent, r.norm
+
+
+def _in_threads(n: int, work) -> list:
+    """work(k) in n threads started together; the results (None where work raised)."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(k: int) -> None:
+        barrier.wait()
+        results[k] = work(k)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    return results
+
+
+def test_two_threads_route_exactly_as_one(router: Router) -> None:
+    """Threads share one router and model without taking a lock (scripts/ci-ft.sh runs this
+    with the GIL off): two at once decide exactly as one does."""
+    examples = split(load_examples())[1][:150]
+    expected = [_decision(router.route(e.text, e.prev)) for e in examples]
+    results = _in_threads(2, lambda k: [[_decision(router.route(e.text, e.prev))
+                                         for e in examples] for _ in range(3)])
+    for rounds in results:
+        assert rounds is not None
+        for got in rounds:
+            assert got == expected
+
+
+def test_reload_while_routing_answers_from_one_whole_model(tmp_path: Path, router: Router) -> None:
+    """route() reads the model reference once and reload_if_changed() swaps it: while models
+    are swapped underneath, every answer is one model's answer, never a mix of two."""
+    strong = router.model
+    weak = train_model(split(load_examples())[0][::8])
+    texts = [e.text for e in split(load_examples())[1][:60]]
+    answers = [{_decision(Router(m).route(t)) for m in (strong, weak)} for t in texts]
+    assert any(len(a) == 2 for a in answers)  # the two models really differ
+    path = Router.model_file(tmp_path)
+    strong.save(path)
+    live = Router(strong, model_path=path)
+    done = threading.Event()
+
+    def swap(k: int) -> int:
+        if k == 1:
+            swaps = 0
+            for n in range(1, 7):
+                (weak if n % 2 else strong).save(path)
+                os.utime(path, ns=(n, n))  # a new mtime even within the clock's resolution
+                swaps += live.reload_if_changed()
+            done.set()
+            return swaps
+        mixed = 0
+        while not done.is_set():
+            mixed += sum(_decision(live.route(t)) not in a for t, a in zip(texts, answers,
+                                                                            strict=True))
+        return mixed
+
+    mixed, swaps = _in_threads(2, swap)
+    assert swaps == 6 and mixed == 0

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -183,3 +184,25 @@ def test_any_chunking_gives_the_whole_text_result(parts: list[str], cuts: list[i
     whole = split(text, limit)
     assert feed_all(chunks, limit) == whole
     assert "".join("".join(whole).split()) == "".join(text.split())  # nothing lost or added
+
+
+def test_two_threads_split_exactly_as_one() -> None:
+    """One splitter per stream, module tables shared read-only (scripts/ci-ft.sh runs this with
+    the GIL off): two threads at once give the one-thread sentences."""
+    texts = [text for text, _ in CASES] + [LONG_FIRST]
+    expected = [(split(t), feed_all(llm_tokens(t))) for t in texts]
+    results: list = [None, None]
+    barrier = threading.Barrier(2)
+
+    def work(k: int) -> None:
+        barrier.wait()
+        results[k] = [[(split(t), feed_all(llm_tokens(t))) for t in texts] for _ in range(20)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    for rounds in results:
+        assert rounds is not None
+        assert all(got == expected for got in rounds)
