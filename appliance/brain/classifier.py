@@ -117,7 +117,8 @@ def train(
             owner = np.repeat(np.arange(len(rows_b)), lens)
             occ_scale = scales[rows_b][owner][:, None]
             contrib = (weights[flat] * occ_scale).T
-            logits = np.stack([np.bincount(owner, c, len(rows_b)) for c in contrib], axis=1)
+            logits: np.ndarray = np.stack(
+                [np.bincount(owner, c, len(rows_b)) for c in contrib], axis=1)
             logits += bias
             logits -= logits.max(axis=1, keepdims=True)
             p = np.exp(logits)

@@ -101,11 +101,11 @@ class SentenceSplitter:
                     if cut is not None:
                         return cut
                 if i > limit:
-                    cut = _clause_cut_at(buf, i, final)
-                    if cut == "wait":
+                    at = _clause_cut_at(buf, i, final)
+                    if isinstance(at, str):  # "wait": a conjunction may follow
                         return None
-                    if cut is not None:
-                        return cut
+                    if at is not None:
+                        return at
             else:
                 # Elsewhere only the characters in _SPECIAL matter: one C-level search skips the
                 # rest, instead of a Python loop step per character (the interpreter's cost, and
