@@ -8,7 +8,11 @@ just its inbox, its downstream and the events inbox:
 
 then the control plane (control worker, observers, MQTT, GPIO) and the supervisor. The
 service, the demo and the tests all build through here; ``stages=LISTENING`` builds only the
-input half, whose transcripts go to a sink of the caller's.
+input half, whose transcripts go to a sink of the caller's; ``build_text_brain`` builds the
+brain alone, for ``appliance ask``, through the same ``build_brain``. The remote endpoints the
+settings name (an LLM server, Wyoming STT and TTS servers) each get a circuit breaker here
+(``Remotes``), handed to the stage that uses the endpoint and read by MQTT diagnostics and
+``appliance doctor`` (``endpoint_checks``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -26,6 +31,7 @@ from appliance.audio.capture import CaptureWorker
 from appliance.audio.echo import EchoCanceller, FarEnd, load_echo_canceller
 from appliance.audio.playback import PlaybackWorker
 from appliance.brain.learning import RouterLog
+from appliance.brain.llm_server import ServerLlm
 from appliance.brain.output import FillerSource, Prerendered
 from appliance.brain.prepare import AnswerPreparer
 from appliance.brain.router import Router
@@ -34,19 +40,20 @@ from appliance.brain.templates import Templates
 from appliance.brain.timers import TimerService
 from appliance.brain.volume import Volume
 from appliance.brain.worker import BrainWorker
-from appliance.config import Settings, StyleSettings
+from appliance.config import ConfigError, Settings, StyleSettings
 from appliance.control import plane as control_plane
 from appliance.control.barge_in import BargeInListener
 from appliance.control.preferences import Preferences, PreferenceStore
 from appliance.control.sink import PipelineCommands
 from appliance.control.worker import events_inbox
 from appliance.core.pcm import resample, to_int16
+from appliance.core.remote import CircuitBreaker, Probe, read_status
 from appliance.core.stop_phrases import StopPhrases
 from appliance.listen.gate import ListenGate
 from appliance.listen.stt.worker import SttWorker
 from appliance.listen.vad import VadWorker
 from appliance.listen.wakeword import WakeWordDetector
-from appliance.pipeline.contracts import Sink
+from appliance.pipeline.contracts import Interrupter, ModelResolver, Sink
 from appliance.pipeline.events import Event
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.interruption import InterruptionService
@@ -58,6 +65,7 @@ from appliance.speak.fillers import FillerBank
 from appliance.speak.producer import ProducerWorker
 from appliance.speak.rendered import RenderedAudioCache
 from appliance.speak.tts.factory import create_engine
+from appliance.system.doctor import Check
 from appliance.system.interp import gil_enabled
 from appliance.system.modelstore import PACKAGED_WAKE_WORDS, ModelStore, wakeword_entry
 
@@ -67,6 +75,7 @@ STAGES: tuple[str, ...] = ("capture", "vad", "stt", "brain", "speak", "playback"
 LISTENING: tuple[str, ...] = STAGES[:3]
 Prerender = Literal["all", "fillers", "none"]
 PRERENDER_STOP_S = 3.0  # a stop waits this long for a synthesis in flight (native code)
+PROBE_SPEECH = Path(__file__).parent / "data" / "speech_es" / "00.flac"  # "Hola, ¿qué hora es?"
 W = TypeVar("W")
 
 
@@ -184,10 +193,11 @@ def build_pipeline(
     s.state_path.mkdir(parents=True, exist_ok=True)
     store = store or ModelStore(s.cache_path)
     events = events_inbox()
+    remotes = Remotes(s, s.state_path)
 
     # --- what is said: the engine, rendered audio and fillers (the queue bridges with them)
     style = s.tts.styles[s.tts.style]
-    engine = create_engine(s, store) if full else None
+    engine = create_engine(s, store, breaker=remotes.tts) if full else None
     rendered = RenderedAudioCache(engine, s.cache_path / "rendered") if engine else None
     fillers = FillerBank(rendered, style, s.speak.filler_no_repeat) if rendered else None
 
@@ -223,19 +233,19 @@ def build_pipeline(
                                 load_wakeword=lambda word, sens: load_wakeword(store, word, sens),
                                 sensitivity=prefs.sensitivity, inbox=vad_in)
     p.stages["stt"] = SttWorker(s.stt, brain_in if full else _given(transcripts), events=events,
-                                turns=vad_in, store=store,
+                                turns=vad_in, store=store, breaker=remotes.stt,
                                 stop_phrases=StopPhrases(s.listen.stop_phrases), inbox=stt_in)
     listeners: list[Callable[[Event], None]] = [p.gate.on_event]
     volume = Volume(s.state_path, events=events)
     if engine is not None and rendered is not None and fillers is not None:
         templates = Templates.load()
         preparer = AnswerPreparer(templates, lambda text: rendered.render(text, style))
-        brain = BrainWorker(
-            s, router=Router.load(s.state_path, s.brain.router_threshold), templates=templates,
-            downstream=speak_in, interrupter=interrupter, timers=timers, volume=volume,
-            events=events, store=store, filler=filler_source(fillers),
-            prerendered=prerendered_from_cache(rendered, style), preparer=preparer,
-            learning=RouterLog(s.state_path), listen_mode=lambda: p.gate.mode, inbox=brain_in,
+        brain = build_brain(
+            s, store, speak_in, timers=timers, volume=volume, interrupter=interrupter,
+            remotes=remotes, events=events, inbox=brain_in, templates=templates,
+            filler=filler_source(fillers), prerendered=prerendered_from_cache(rendered, style),
+            preparer=preparer, learning=RouterLog(s.state_path),
+            listen_mode=lambda: p.gate.mode,
         )
         p.stages["brain"] = brain
         listeners.append(brain.hear_playback)
@@ -260,15 +270,126 @@ def build_pipeline(
         events=events, split=lambda text: split_sentences(text, splitter_chars),
         volume=volume, timers=timers,
     )
-    p.plane = control_plane.build(s, commands, events=events, listeners=listeners,
-                                  volume=volume.level, restored=prefs, wake_words=wake_words,
-                                  pin_factory=pin_factory,
-                                  diagnostics=lambda: {"gil_enabled": gil_enabled()})
+    p.plane = control_plane.build(
+        s, commands, events=events, listeners=listeners, volume=volume.level, restored=prefs,
+        wake_words=wake_words, pin_factory=pin_factory,
+        diagnostics=lambda: {"gil_enabled": gil_enabled(), **remotes.diagnostics()})
     p.workers = [*p.stages.values(), *p.plane.workers]
     p.supervisor = Supervisor(p.workers, restart_backoff_s=s.service.restart_backoff_s,
                               heartbeat_timeout_s=s.service.heartbeat_timeout_s, events=events)
     timers.announce()  # timers restored from disk are shown at once
     return p
+
+
+class Remotes:
+    """The remote endpoints the settings name, each with its circuit breaker (None where the
+    endpoint is not used): the LLM server, the Wyoming STT and TTS servers. ``state_dir``:
+    where the breakers record their state for ``appliance doctor`` (None: not recorded)."""
+
+    def __init__(self, s: Settings, state_dir: Path | None) -> None:
+        b, st, tt = s.brain.llm_server, s.stt.wyoming, s.tts.wyoming
+
+        def breaker(name: str, url: str, skip_after: int, skip_s: float) -> CircuitBreaker:
+            return CircuitBreaker(name, url, skip_after=skip_after, skip_s=skip_s,
+                                  state_dir=state_dir)
+
+        self.llm = breaker("llm_server", b.url, b.skip_after_failures, b.skip_s) \
+            if b.url else None
+        self.stt = breaker("stt_wyoming", st.url, st.skip_after_failures, st.skip_s) \
+            if s.stt.engine == "wyoming" else None
+        self.tts = breaker("tts_wyoming", tt.url, tt.skip_after_failures, tt.skip_s) \
+            if s.tts.engine == "wyoming" else None
+
+    @property
+    def breakers(self) -> list[CircuitBreaker]:
+        return [b for b in (self.llm, self.stt, self.tts) if b is not None]
+
+    def diagnostics(self) -> dict[str, Any]:
+        """For MQTT diagnostics: each endpoint's circuit (closed = in use, open = skipped)."""
+        if not self.breakers:
+            return {}
+        return {"remote": {b.name: b.status().to_dict() for b in self.breakers}}
+
+
+def llm_server(s: Settings, breaker: CircuitBreaker | None) -> ServerLlm | None:
+    """The chat-completions client, when ``brain.llm_server.url`` names a server."""
+    if breaker is None:
+        return None
+    return ServerLlm(s.brain.llm_server, breaker, max_tokens=s.brain.llm_max_tokens)
+
+
+def build_brain(
+    s: Settings, store: ModelResolver, downstream: Sink, *, timers: TimerService,
+    volume: Volume, interrupter: Interrupter, remotes: Remotes, events: Sink | None = None,
+    inbox: Inbox | None = None, templates: Templates | None = None,
+    filler: FillerSource | None = None, prerendered: Prerendered | None = None,
+    preparer: AnswerPreparer | None = None, learning: RouterLog | None = None,
+    listen_mode: Callable[[], str] | None = None,
+) -> BrainWorker:
+    """The brain as the service and ``appliance ask`` run it: the trained router (nightly
+    retrains picked up), the Spanish templates, timers, volume and the configured LLM backend
+    (the server first when one is configured, the local model behind it; loaded in
+    ``setup``). The rest is what speech adds: fillers and pre-rendered audio."""
+    return BrainWorker(
+        s, router=Router.load(s.state_path, s.brain.router_threshold),
+        templates=templates or Templates.load(), downstream=downstream,
+        interrupter=interrupter, timers=timers, volume=volume, events=events, store=store,
+        llm_server=llm_server(s, remotes.llm), filler=filler, prerendered=prerendered,
+        preparer=preparer, learning=learning, listen_mode=listen_mode, inbox=inbox,
+    )
+
+
+def build_text_brain(s: Settings, downstream: Sink, *, state_dir: Path,
+                     store: ModelResolver | None = None) -> BrainWorker:
+    """The brain alone, answering text (``appliance ask``): what it says goes to
+    ``downstream`` as ``SpeakRequest``s. What it keeps - timers, volume, the server's circuit
+    - lives in ``state_dir`` (a console's own: it never touches the service's); the router
+    and the LLM backend are the configured ones. Call ``setup()`` to load the model."""
+    s.state_path.mkdir(parents=True, exist_ok=True)
+    inbox = Inbox(64)
+    timers = TimerService(state_dir, max_ring_s=s.brain.timer_max_ring_s)
+    interrupter = InterruptionService(PriorityQueue(), inbox, flush=[inbox],
+                                      stop_alarms=timers.stop)
+    return build_brain(s, store or ModelStore(s.cache_path), downstream, timers=timers,
+                       volume=Volume(state_dir), interrupter=interrupter,
+                       remotes=Remotes(s, state_dir), inbox=inbox)
+
+
+def endpoint_checks(s: Settings) -> list[Callable[[], Check]]:
+    """``appliance doctor``'s checks of the remote endpoints the settings name: each is
+    reached for real (reachable, model or voice there, first token / first audio latency),
+    and what the running service last recorded about it (its circuit) is shown beside."""
+    remotes = Remotes(s, None)  # the doctor's own probes do not move the service's circuits
+
+    def check(name: str, breaker: CircuitBreaker, probe: Callable[[], Probe]) -> Check:
+        try:
+            got = probe()
+        except ConfigError as exc:  # the API key's variable or file
+            got = Probe(False, str(exc), "set the variable or make the file readable")
+        recorded = read_status(s.state_path, breaker.name)
+        seen = f"; the service: {recorded.describe()}" if recorded is not None else ""
+        return Check(name, got.ok, got.detail + seen, got.fix, required=False)
+
+    def llm_probe() -> Probe:
+        server = llm_server(s, remotes.llm)
+        assert server is not None
+        return server.probe()
+
+    def stt_probe() -> Probe:
+        from appliance.audio.files import read_audio
+        from appliance.listen.stt.wyoming import WyomingAsr
+
+        return WyomingAsr(s.stt).probe(read_audio(PROBE_SPEECH))
+
+    def tts_probe() -> Probe:
+        from appliance.speak.tts.wyoming import WyomingSpeech
+
+        return WyomingSpeech(s.tts.wyoming).probe()
+
+    found = [("llm server", remotes.llm, llm_probe), ("stt server", remotes.stt, stt_probe),
+             ("tts server", remotes.tts, tts_probe)]
+    return [partial(check, name, breaker, probe) for name, breaker, probe in found
+            if breaker is not None]
 
 
 def _given(sink: Sink | None) -> Sink:

@@ -21,8 +21,16 @@ import yaml
 # the TTS factory all read these.
 Mode = Literal["wake_word", "push_to_talk", "always"]
 MODES: tuple[str, ...] = typing.get_args(Mode)
-TtsEngineName = Literal["kokoro", "vits", "espeak"]
+LocalTtsName = Literal["kokoro", "vits", "espeak"]
+TtsEngineName = Literal[LocalTtsName, "wyoming"]
 TTS_ENGINES: tuple[str, ...] = typing.get_args(TtsEngineName)
+LocalSttName = Literal["whisper", "vosk"]
+SttEngineName = Literal[LocalSttName, "wyoming"]
+STT_ENGINES: tuple[str, ...] = typing.get_args(SttEngineName)
+# A remote endpoint (LLM server, Wyoming server) that fails this many times in a row is
+# skipped for a while: each turn then goes straight to the local fallback.
+SKIP_AFTER_FAILURES = 3
+SKIP_S = 60.0
 
 
 class ConfigError(ValueError):
@@ -87,9 +95,37 @@ class TurnSettings:
     threads: int = _f(1, lo=1, hi=8, doc="CPU threads for the end-of-turn model")
 
 
+def _secret(section: str, env: str, file: str, inline: str = "") -> str:
+    """A secret from an environment variable or a file, read at call time, so it never has to
+    sit in the YAML; ``section`` names the keys in the error."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"{section}_env: environment variable {env!r} is not set")
+        return value
+    if file:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{section}_file: cannot read {file!r}: {exc}") from exc
+    return inline
+
+
+@dataclass(frozen=True)
+class WyomingSttSettings:
+    """A Wyoming ASR server (wyoming-faster-whisper) used when ``stt.engine`` is wyoming."""
+
+    url: str = _f("", doc="tcp://HOST:PORT (or unix://PATH) of the Wyoming ASR server")
+    model: str = _f("", doc="model the server should use; empty = the server's default")
+    fallback: LocalSttName = _f("whisper", doc="local engine when the server fails")
+    timeout_s: float = _f(10.0, lo=0.5, hi=120.0, doc="connect and transcript wait")
+    skip_after_failures: int = _f(SKIP_AFTER_FAILURES, lo=1, hi=100)
+    skip_s: float = _f(SKIP_S, lo=1.0, hi=3600.0, doc="how long a failing server is skipped")
+
+
 @dataclass(frozen=True)
 class SttSettings:
-    engine: Literal["whisper", "vosk"] = _f("whisper")
+    engine: SttEngineName = _f("whisper")
     language: str = _f("es")
     whisper_model: str = _f("whisper-base")
     vosk_model: str = _f("vosk-model-small-es-0.42")
@@ -104,6 +140,7 @@ class SttSettings:
         doc="whisper, for words said over its own voice: short stop commands are heard as such",
     )
     threads: int = _f(2, lo=1, hi=16)
+    wyoming: WyomingSttSettings = _f(WyomingSttSettings())
 
 
 @dataclass(frozen=True)
@@ -125,6 +162,18 @@ def _default_styles() -> dict[str, StyleSettings]:
 
 
 @dataclass(frozen=True)
+class WyomingTtsSettings:
+    """A Wyoming TTS server (wyoming-piper) used when ``tts.engine`` is wyoming."""
+
+    url: str = _f("", doc="tcp://HOST:PORT (or unix://PATH) of the Wyoming TTS server")
+    voice: str = _f("", doc="server voice name; empty = the server's default")
+    fallback: LocalTtsName = _f("espeak", doc="local engine when the server fails")
+    timeout_s: float = _f(10.0, lo=0.5, hi=120.0, doc="connect and audio wait")
+    skip_after_failures: int = _f(SKIP_AFTER_FAILURES, lo=1, hi=100)
+    skip_s: float = _f(SKIP_S, lo=1.0, hi=3600.0, doc="how long a failing server is skipped")
+
+
+@dataclass(frozen=True)
 class TtsSettings:
     engine: TtsEngineName = _f("kokoro")
     voice: str = _f("", doc="engine voice/speaker; empty = engine default")
@@ -133,6 +182,7 @@ class TtsSettings:
     threads: int = _f(2, lo=1, hi=16, doc="CPU threads for neural synthesis")
     style: str = _f("normal", doc="one of the names under styles")
     styles: dict[str, StyleSettings] = field(default_factory=_default_styles)
+    wyoming: WyomingTtsSettings = _f(WyomingTtsSettings())
 
 
 @dataclass(frozen=True)
@@ -145,6 +195,27 @@ class SpeakSettings:
     first_sentence_max_chars: int = _f(120, lo=20, hi=1000)
     max_bridge_s: float = _f(
         6.0, lo=0.0, hi=30.0, doc="at most this much 'mm' while an answer's next sentence is late")
+
+
+@dataclass(frozen=True)
+class LlmServerSettings:
+    """An OpenAI-compatible chat-completions server (Ollama, llama.cpp's server, vLLM,
+    LocalAI) asked first; the local model (``brain.llm_model``) or an apology when it fails."""
+
+    url: str = _f("", doc='base URL ending in /v1, e.g. http://HOST:11434/v1; "" = no server')
+    model: str = _f("", doc="model name as the server lists it (GET /v1/models)")
+    api_key_env: str = _f("", doc="environment variable holding the API key")
+    api_key_file: str = _f("", doc="file holding the API key")
+    first_token_timeout_s: float = _f(
+        2.5, lo=0.2, hi=60.0, doc="no first token by then: the turn goes to the fallback")
+    timeout_s: float = _f(10.0, lo=0.5, hi=300.0, doc="connect, and the longest pause mid-answer")
+    context_tokens: int = _f(4096, lo=256, hi=1_000_000, doc="the server model's context")
+    skip_after_failures: int = _f(SKIP_AFTER_FAILURES, lo=1, hi=100)
+    skip_s: float = _f(SKIP_S, lo=1.0, hi=3600.0, doc="how long a failing server is skipped")
+
+    def resolved_api_key(self) -> str:
+        """The key from env or file at call time ("" = send no Authorization header)."""
+        return _secret("brain.llm_server.api_key", self.api_key_env, self.api_key_file)
 
 
 @dataclass(frozen=True)
@@ -161,6 +232,7 @@ class BrainSettings:
     home_reply_s: float = _f(3.0, lo=0.0, hi=30.0,
                              doc="home control: wait this long for Home Assistant's reply "
                                  "before the brief answer; 0 = answer at once")
+    llm_server: LlmServerSettings = _f(LlmServerSettings())
 
 
 @dataclass(frozen=True)
@@ -218,21 +290,7 @@ class MqttSettings:
 
     def resolved_password(self) -> str:
         """The password from env or file at call time, so secrets never sit in the YAML."""
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    f"mqtt.password_env: environment variable {self.password_env!r} is not set"
-                )
-            return value
-        if self.password_file:
-            try:
-                return Path(self.password_file).read_text().strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"mqtt.password_file: cannot read {self.password_file!r}: {exc}"
-                ) from exc
-        return self.password
+        return _secret("mqtt.password", self.password_env, self.password_file, self.password)
 
 
 @dataclass(frozen=True)
@@ -372,6 +430,20 @@ def _check_cross_fields(settings: Settings) -> None:
     if settings.gpio.led_pins and len(settings.gpio.led_pins) not in (1, 3):
         pins = list(settings.gpio.led_pins)
         raise ConfigError(f"gpio.led_pins: got {pins}, expected 1 or 3 pins")
+    server = settings.brain.llm_server
+    if server.url and not server.url.startswith(("http://", "https://")):
+        raise ConfigError(f"brain.llm_server.url: got {server.url!r}, expected an http:// or "
+                          "https:// base URL (e.g. http://192.168.1.10:11434/v1)")
+    if server.url and not server.model:
+        raise ConfigError("brain.llm_server.model: empty, but brain.llm_server.url is set; "
+                          "name the model as the server lists it (GET /v1/models)")
+    for section in ("stt", "tts"):
+        engine, wy = getattr(settings, section).engine, getattr(settings, section).wyoming
+        if wy.url and not wy.url.startswith(("tcp://", "unix://")):
+            raise ConfigError(f"{section}.wyoming.url: got {wy.url!r}, expected tcp://HOST:PORT "
+                              "or unix://PATH")
+        if engine == "wyoming" and not wy.url:
+            raise ConfigError(f"{section}.wyoming.url: empty, but {section}.engine is wyoming")
 
 
 def from_dict(data: dict[str, Any] | None) -> Settings:

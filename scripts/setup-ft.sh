@@ -41,6 +41,7 @@ CFFI="cffi<2"
 "${PIP[@]}" install "$CFFI" "soundfile>=0.12"
 "${PIP[@]}" install --no-deps "vosk>=0.3.45"
 "${PIP[@]}" install "srt" "requests" "tqdm" "websockets"   # vosk's pure-Python deps
+"${PIP[@]}" install "httpx>=0.27" "httpx-sse>=0.4" "wyoming>=1.7"   # remote endpoints: pure Python
 
 # Optional: a failure here only removes a feature from .venv-ft.
 OPTIONAL=("soxr>=0.3")

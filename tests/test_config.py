@@ -62,6 +62,17 @@ def test_example_config_loads_and_documents_every_key() -> None:
         ({"tts": {"styles": {"x": {"speed": 9}}}}, "tts.styles.x.speed: got 9, allowed range"),
         ({"gpio": {"led_pins": [1, 2]}}, "gpio.led_pins: got [1, 2], expected 1 or 3 pins"),
         ([1, 2], "expected a mapping at the top level"),
+        ({"brain": {"llm_server": {"url": "ftp://h"}}},
+         "brain.llm_server.url: got 'ftp://h', expected an http:// or https:// base URL"),
+        ({"brain": {"llm_server": {"url": "http://h:11434/v1"}}},
+         "brain.llm_server.model: empty, but brain.llm_server.url is set"),
+        ({"brain": {"llm_server": {"first_token_timeout_s": 0}}},
+         "brain.llm_server.first_token_timeout_s: got 0, allowed range is 0.2 to 60.0"),
+        ({"stt": {"engine": "wyoming"}}, "stt.wyoming.url: empty, but stt.engine is wyoming"),
+        ({"tts": {"wyoming": {"url": "http://h:10200"}}},
+         "tts.wyoming.url: got 'http://h:10200', expected tcp://HOST:PORT or unix://PATH"),
+        ({"tts": {"wyoming": {"fallback": "wyoming"}}},
+         "tts.wyoming.fallback: got 'wyoming', expected one of 'kokoro', 'vits', 'espeak'"),
     ],
 )
 def test_bad_values_name_key_value_and_allowed(data: object, message: str) -> None:
@@ -103,3 +114,21 @@ def test_password_from_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     s = config.from_dict({"mqtt": {"password_env": "APPLIANCE_UNSET_VAR"}})
     with pytest.raises(config.ConfigError, match="APPLIANCE_UNSET_VAR"):
         s.mqtt.resolved_password()
+
+
+def test_llm_server_api_key_from_env_or_file(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    def server(**keys: str) -> config.LlmServerSettings:
+        return config.from_dict({"brain": {"llm_server": {
+            "url": "http://h/v1", "model": "m", **keys}}}).brain.llm_server
+
+    assert server().resolved_api_key() == ""  # no key: no Authorization header
+    monkeypatch.setenv("APPLIANCE_LLM_KEY", "k-env")
+    assert server(api_key_env="APPLIANCE_LLM_KEY").resolved_api_key() == "k-env"
+    key = tmp_path / "key"
+    key.write_text("k-file\n")
+    assert server(api_key_file=str(key)).resolved_api_key() == "k-file"
+    with pytest.raises(config.ConfigError, match="brain.llm_server.api_key_env: .*'NOPE_UNSET'"):
+        server(api_key_env="NOPE_UNSET").resolved_api_key()
+    with pytest.raises(config.ConfigError, match="brain.llm_server.api_key_file: cannot read"):
+        server(api_key_file=str(tmp_path / "missing")).resolved_api_key()

@@ -45,6 +45,7 @@ CONTEXTS = [
     ("volume_down", {}, {"volume": 0, "at_limit": True}),
     ("not_understood", {}, {}),
     ("llm_unavailable", {}, {}),
+    ("llm_cut_off", {}, {}),
 ]
 
 

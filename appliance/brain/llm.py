@@ -24,6 +24,8 @@ from appliance.pipeline.contracts import ModelResolver
 
 log = logging.getLogger("appliance.llm")
 PREFILL_CHUNK = 64  # prompt tokens evaluated between cancel checks / heartbeats
+TEMPERATURE = 0.3  # low: short factual kitchen answers; the server backend samples the same
+Source = Literal["local", "server"]
 
 
 class LlmError(RuntimeError):
@@ -31,8 +33,12 @@ class LlmError(RuntimeError):
 
 
 class LanguageModel(Protocol):
-    """What the brain needs of a model: the local llama.cpp engine, or a scripted stand-in in
-    tests of the brain's own routing and streaming logic."""
+    """What the brain needs of a model: the local llama.cpp engine, a chat-completions server
+    with the local model behind it (``backends.FallbackLlm``), or a scripted stand-in in tests
+    of the brain's own routing and streaming logic. ``last``: the figures of the newest
+    answer (None before the first)."""
+
+    last: GenerationStats | None
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -56,6 +62,7 @@ class GenerationStats:
     first_token_s: float  # request -> first text piece (prompt evaluation included)
     total_s: float
     cancelled: bool
+    source: Source = "local"  # who wrote the answer: the model in this process, or a server
 
     @property
     def tokens_per_s(self) -> float:
@@ -72,7 +79,7 @@ class LlmEngine:
         n_ctx: int = 2048,
         max_tokens: int = 160,
         mode: Literal["auto", "fewshot", "chat"] = "auto",
-        temperature: float = 0.3,
+        temperature: float = TEMPERATURE,
         seed: int = 7,
     ) -> None:
         try:

@@ -30,13 +30,16 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from appliance.brain.backends import AnswerCutOff, load_language_model
 from appliance.brain.barge_in import judge
 from appliance.brain.context import Conversation
 from appliance.brain.filler_policy import FillerPolicy
 from appliance.brain.learning import RouterLog
-from appliance.brain.llm import LanguageModel, LlmEngine, LlmError
+from appliance.brain.llm import LanguageModel, LlmError
+from appliance.brain.llm_server import ServerLlm
 from appliance.brain.outcomes import AnswerTracker
 from appliance.brain.output import FillerSource, Prerendered, alarm_tone
 from appliance.brain.prepare import AnswerPreparer
@@ -63,12 +66,28 @@ from appliance.pipeline.messages import (
 from appliance.pipeline.worker import InboxWorker
 
 NO_LLM = "Lo siento, ahora mismo no puedo pensar en eso."
+CUT_OFF = "Perdona, se me ha cortado. ¿Me lo preguntas otra vez?"
+AnswerSource = Literal["template", "server", "local", "apology"]
 RELOAD_EVERY_S = 5.0  # how often the router model file is checked for a nightly retrain
 SPOKEN_TIMER_ERRORS = {
     "name_taken": "ya hay un temporizador con ese nombre.",
     "limit_reached": "hay demasiados temporizadores.",
     "ambiguous": "hay varios temporizadores; dime cuál.",
 }
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """The newest answer as a whole (``appliance ask`` prints it): what was asked, how it was
+    routed, what was said, who wrote it and how soon its first piece came."""
+
+    question: str
+    route: str
+    intent: str
+    answer: str
+    source: AnswerSource
+    first_token_s: float | None  # question -> first LLM token, or the first sentence out
+    cut_off: bool = False  # the server failed mid-answer
 
 
 class BrainWorker(InboxWorker):
@@ -87,6 +106,7 @@ class BrainWorker(InboxWorker):
         events: Sink | None = None,
         store: ModelResolver | None = None,
         llm: LanguageModel | None = None,
+        llm_server: ServerLlm | None = None,
         conversation: Conversation | None = None,
         filler: FillerSource | None = None,
         prerendered: Prerendered | None = None,
@@ -99,8 +119,9 @@ class BrainWorker(InboxWorker):
         name: str | None = None,
         inbox: Inbox | None = None,
     ) -> None:
-        """``store`` loads the configured LLM in ``setup`` (unless ``llm`` is given);
-        ``listen_mode``: the listening mode in force (it changes at run time)."""
+        """``store`` loads the configured LLM in ``setup`` (unless ``llm`` is given), behind
+        ``llm_server`` when a chat-completions server is configured; ``listen_mode``: the
+        listening mode in force (it changes at run time)."""
         super().__init__(name, inbox, events=events)
         b = settings.brain
         self.settings = settings
@@ -109,6 +130,11 @@ class BrainWorker(InboxWorker):
         self.timers, self.volume = timers, volume
         self.store = store
         self.llm = llm
+        self.llm_server = llm_server
+        self.last_answer: AnswerRecord | None = None
+        self._source: AnswerSource = "template"  # the answer being given (``last_answer``)
+        self._first_token: float | None = None
+        self._cut_off = False
         self.conversation = conversation or Conversation(b.context_turns)
         self.filler = filler
         self.prerendered = prerendered
@@ -134,22 +160,8 @@ class BrainWorker(InboxWorker):
     # --- lifecycle ------------------------------------------------------------------------
 
     def setup(self) -> None:
-        if self.llm is not None:
-            return
-        if not self.settings.brain.llm_model:
-            self.log.info("brain: no LLM configured (brain.llm_model is empty); open questions "
-                          "get an apology")
-            return
-        if self.store is None:
-            self.log.error("brain: no model store to load the LLM from; open questions get an "
-                           "apology")
-            return
-        try:
-            engine = LlmEngine.from_settings(self.settings, self.store)
-            engine.warm()
-            self.llm = engine
-        except Exception as exc:  # missing model/wheel: templates keep working
-            self.log.error("brain: no LLM (%s); open questions get an apology", exc)
+        if self.llm is None:
+            self.llm = load_language_model(self.settings, self.store, self.llm_server)
 
     def idle(self) -> None:
         self.check_timers()
@@ -265,6 +277,7 @@ class BrainWorker(InboxWorker):
                            intent=result.intent, confidence=result.confidence,
                            slots=tuple(sorted(result.slots.items()))))
         self.tracker.open(answer_id, result)
+        self._source, self._first_token, self._cut_off = "template", None, False
         try:
             if result.route == "home":
                 text = self.home_answer(answer_id)
@@ -275,11 +288,16 @@ class BrainWorker(InboxWorker):
         except Exception:  # a bug in one answer must not take the brain down
             self.log.exception("brain: answering %r failed", msg.text)
             text = self._canned("not_understood", "Perdona, no te he entendido.")
+            self._source = "apology"
             self._say(answer_id, 0, text, True)
         outcome = "interrupted" if self._cancel.is_set() else "answered"
         self.tracker.done(answer_id, outcome)
-        self.log.info("brain: %r -> %s %s (%s): %r", msg.text, result.route, result.intent,
-                      outcome, text[:80])
+        first = self.last_timing.get("first_out_s") if self._first_token is None \
+            else self._first_token
+        self.last_answer = AnswerRecord(msg.text, result.route, result.intent, text,
+                                        self._source, first, self._cut_off)
+        self.log.info("brain: %r -> %s %s (%s, %s): %r", msg.text, result.route, result.intent,
+                      outcome, self._source, text[:80])
 
     def _say(self, answer_id: int, index: int, text: str, last: bool) -> None:
         cached = self.prerendered(text) if self.prerendered is not None else None
@@ -384,9 +402,7 @@ class BrainWorker(InboxWorker):
             if req is not None and self._out(req):
                 self.last_timing["filler_out_s"] = self.clock() - t0
         if self.llm is None:
-            text = self._canned("llm_unavailable", NO_LLM)
-            self._say(answer_id, 0, text, True)
-            return text
+            return self._apology(answer_id)
         splitter = SentenceSplitter(self.splitter_chars)
         turns = self.conversation.window(self.llm.context_budget(), self.llm.count_tokens)
         text, index = "", 0
@@ -400,21 +416,33 @@ class BrainWorker(InboxWorker):
                         self._emit(answer_id, index, sentence, False, t0)
                         index += 1
                     self.check_timers()
+        except AnswerCutOff:  # logged where it happened; the apology below ends the answer
+            self._cut_off = True
         except LlmError as exc:
             self.log.error("brain: %s", exc)
+        if self.llm.last is not None:  # who answered (the apology below says otherwise)
+            self._source = self.llm.last.source
+            self._first_token = self.llm.last.first_token_s if text.strip() else None
         if self._cancel.is_set():
             self.conversation.add(question, text, interrupted=True)
             return text
+        if not text.strip():
+            return self._apology(answer_id)
         # The splitter confirms a sentence end only when more text follows, so the last
         # sentence always comes out of flush(): that is where ``last`` is set.
         tail = splitter.flush()
+        if self._cut_off:
+            tail.append(self._canned("llm_cut_off", CUT_OFF))
         for i, sentence in enumerate(tail):
             self._emit(answer_id, index + i, sentence, i == len(tail) - 1, t0)
-        if not text.strip():
-            text = self._canned("llm_unavailable", NO_LLM)
-            self._say(answer_id, 0, text, True)
-            return text
-        self.conversation.add(question, text)
+        self.conversation.add(question, text, interrupted=self._cut_off)
+        return text
+
+    def _apology(self, answer_id: int) -> str:
+        """No model, or no text from it: say so rather than nothing."""
+        self._source = "apology"
+        text = self._canned("llm_unavailable", NO_LLM)
+        self._say(answer_id, 0, text, True)
         return text
 
     def _progress(self) -> None:

@@ -49,6 +49,7 @@ def setup_logging(verbose: bool, level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
-"""``appliance doctor``: check devices, models, broker, GPIO and disk; print a table and the
-fix for each failure. Exit status 1 if a required check failed."""
+"""``appliance doctor``: check devices, models, broker, GPIO, disk and the remote endpoints
+the config names (LLM server, Wyoming servers); print a table and the fix for each failure.
+Exit status 1 if a required check failed."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from appliance.app import endpoint_checks
     from appliance.system.doctor import exit_status, render, run_checks
 
-    checks = run_checks(config.load(args.config))
+    settings = config.load(args.config)
+    checks = run_checks(settings, extra=endpoint_checks(settings))
     print(render(checks))
     return exit_status(checks)

@@ -60,12 +60,12 @@ def cmd_say(args: argparse.Namespace) -> int:
         sf.write(args.out, to_int16(audio), engine.sample_rate, subtype="PCM_16")
         return 0
     pcm = to_int16(resample(audio, engine.sample_rate, settings.audio.playback_rate))
-    return _play(pcm, settings)
+    return play(pcm, settings)
 
 
-def _play(pcm: np.ndarray, settings: Settings) -> int:
+def play(pcm: np.ndarray, settings: Settings, who: str = "appliance say") -> int:
     """``pcm`` (int16 at the playback rate) period by period to the device, as the playback
-    worker writes it."""
+    worker writes it (``appliance ask --speak`` too). Errors are printed, as ``who``."""
     from appliance.audio.alsa import ALSAAudioError, open_playback
     from appliance.audio.playback import playback_spec
 
@@ -74,8 +74,8 @@ def _play(pcm: np.ndarray, settings: Settings) -> int:
     try:
         dev = open_playback(spec)
     except ALSAAudioError as exc:
-        print(f"appliance say: {exc}; use --out FILE.wav to write a file instead",
-              file=sys.stderr)
+        print(f"{who}: {exc}" + ("; use --out FILE.wav to write a file instead"
+                                 if who == "appliance say" else ""), file=sys.stderr)
         return 1
     import numpy as np
 
@@ -86,7 +86,7 @@ def _play(pcm: np.ndarray, settings: Settings) -> int:
             dev.write(pcm[start : start + period].tobytes())
         dev.drain()
     except ALSAAudioError as exc:
-        print(f"appliance say: playback failed: {exc}", file=sys.stderr)
+        print(f"{who}: playback failed: {exc}", file=sys.stderr)
         return 1
     finally:
         dev.close()

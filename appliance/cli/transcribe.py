@@ -13,6 +13,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     from appliance.cli import add_config_arg
+    from appliance.config import STT_ENGINES
 
     p = sub.add_parser(
         "transcribe", help="transcribe audio files (WAV/MP3/FLAC/OGG, any rate/channels)",
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_config_arg(p)
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--engine", choices=["whisper", "vosk"], help="override stt.engine")
+    p.add_argument("--engine", choices=STT_ENGINES, help="override stt.engine")
     p.add_argument("--language", help="override stt.language (e.g. es, en)")
     p.add_argument("--with-names", action="store_true", help="prefix each line with FILE<TAB>")
     p.set_defaults(func=run)

@@ -20,7 +20,7 @@ import numpy as np
 
 from appliance.config import StyleSettings
 from appliance.core import atomic
-from appliance.speak.tts.base import TtsEngine
+from appliance.speak.tts.base import StandIn, TtsEngine
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ class RenderedAudioCache:
             return audio
         audio = np.asarray(self.engine.synthesize(text, style), dtype=np.float32)
         audio.setflags(write=False)
+        if isinstance(self.engine, StandIn) and self.engine.stood_in():
+            return audio  # the fallback's voice: said now, not kept as the server's
         key = self.key(text, style)
         with self._lock:
             self.syntheses += 1

@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from appliance.config import Settings
@@ -76,11 +76,14 @@ def models_needed(settings: Settings, specs: Collection[str] | None = None) -> l
     if settings.turn.model:
         names.append(settings.turn.model)
     stt = settings.stt
-    names.append(stt.whisper_model if stt.engine == "whisper" else stt.vosk_model)
-    if settings.tts.engine == "kokoro":
-        names.append(settings.tts.kokoro_model)
-    elif settings.tts.engine == "vits":
-        names.append(settings.tts.vits_model)
+    stt_local = stt.wyoming.fallback if stt.engine == "wyoming" else stt.engine  # the server's
+    names.append(stt.whisper_model if stt_local == "whisper" else stt.vosk_model)  # stand-in
+    tts = settings.tts
+    tts_local = tts.wyoming.fallback if tts.engine == "wyoming" else tts.engine
+    if tts_local == "kokoro":
+        names.append(tts.kokoro_model)
+    elif tts_local == "vits":
+        names.append(tts.vits_model)
     if settings.brain.llm_model:  # "" = no LLM: open questions get a spoken apology
         names.append(settings.brain.llm_model)
     if settings.listen.mode == "wake_word":
@@ -102,7 +105,9 @@ def check_models(settings: Settings, store: ModelStore) -> list[Check]:
             continue
         fix = "" if v.ok else v.detail.split("; ")[-1]
         out.append(Check(f"model {name}", v.ok, v.detail, fix))
-    if settings.tts.engine == "espeak" and shutil.which("espeak-ng") is None:
+    tts = settings.tts
+    if (tts.wyoming.fallback if tts.engine == "wyoming" else tts.engine) == "espeak" \
+            and shutil.which("espeak-ng") is None:
         out.append(Check("espeak-ng", False, "not installed", "apt-get install espeak-ng"))
     return out
 
@@ -193,7 +198,10 @@ def check_disk(settings: Settings) -> Check:
     return Check("state dir", True, detail)
 
 
-def run_checks(settings: Settings, store: ModelStore | None = None) -> list[Check]:
+def run_checks(settings: Settings, store: ModelStore | None = None,
+               extra: Sequence[Callable[[], Check]] = ()) -> list[Check]:
+    """Every check in order; ``extra``: checks of the pipeline's own parts that this layer
+    cannot import (the remote endpoints: the composition root's ``endpoint_checks``)."""
     store = store or ModelStore(settings.cache_path)
     checks: list[Callable[[], Check | list[Check]]] = [
         check_interpreter,
@@ -203,6 +211,7 @@ def run_checks(settings: Settings, store: ModelStore | None = None) -> list[Chec
         lambda: check_broker(settings),
         lambda: check_gpio(settings),
         lambda: check_disk(settings),
+        *extra,
     ]
     out: list[Check] = []
     for fn in checks:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Generator, Sequence
 
 from appliance.brain.context import Turn, approx_tokens
+from appliance.brain.llm import GenerationStats
 
 
 class ScriptedLlm:
@@ -24,6 +25,7 @@ class ScriptedLlm:
         self.questions: list[tuple[str, tuple[Turn, ...]]] = []
         self.streamed: list[int] = []  # pieces streamed per question
         self.cancelled: list[bool] = []
+        self.last: GenerationStats | None = None
 
     def count_tokens(self, text: str) -> int:
         return approx_tokens(text)
@@ -46,13 +48,16 @@ class ScriptedLlm:
         self.questions.append((question, tuple(turns)))
         self.streamed.append(0)
         self.cancelled.append(False)
-        for i, piece in enumerate(pieces):
-            if self.before_piece is not None:
-                self.before_piece(i)
-            if progress is not None:
-                progress()
-            if cancel.is_set():
-                self.cancelled[-1] = True
-                return
-            self.streamed[-1] += 1
-            yield piece
+        try:
+            for i, piece in enumerate(pieces):
+                if self.before_piece is not None:
+                    self.before_piece(i)
+                if progress is not None:
+                    progress()
+                if cancel.is_set():
+                    self.cancelled[-1] = True
+                    return
+                self.streamed[-1] += 1
+                yield piece
+        finally:
+            self.last = GenerationStats(0, self.streamed[-1], 0.0, 0.0, cancel.is_set())

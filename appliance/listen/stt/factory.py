@@ -3,16 +3,29 @@ the engines and their shared interface in ``base``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from appliance.config import SttSettings
+from appliance.core.remote import CircuitBreaker
 from appliance.listen.stt.base import SttEngine
 from appliance.listen.stt.whisper_proc import ENV
 from appliance.pipeline.contracts import ModelResolver
 
 
-def load_engine(settings: SttSettings, store: ModelResolver) -> SttEngine:
-    """The configured engine with its model loaded (slow: call once, in a worker or CLI)."""
+def load_engine(settings: SttSettings, store: ModelResolver,
+                breaker: CircuitBreaker | None = None) -> SttEngine:
+    """The configured engine with its model loaded (slow: call once, in a worker or CLI).
+    ``wyoming`` is the server with the local ``stt.wyoming.fallback`` engine behind it;
+    ``breaker`` is its circuit breaker (the composition root's, reported in diagnostics)."""
+    if settings.engine == "wyoming":
+        from appliance.listen.stt.wyoming import WyomingSttEngine
+
+        w = settings.wyoming
+        local = dataclasses.replace(settings, engine=w.fallback)
+        breaker = breaker or CircuitBreaker("stt_wyoming", w.url,
+                                            skip_after=w.skip_after_failures, skip_s=w.skip_s)
+        return WyomingSttEngine(settings, breaker, lambda: load_engine(local, store))
     if settings.engine == "whisper":
         return load_whisper(settings, store)
     if settings.engine == "vosk":

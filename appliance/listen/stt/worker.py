@@ -18,6 +18,7 @@ from typing import Any
 
 from appliance.config import SttSettings
 from appliance.core.pcm import SPEECH_RATE
+from appliance.core.remote import CircuitBreaker
 from appliance.core.stop_phrases import StopPhrases
 from appliance.listen.stt.base import SttEngine, SttSession
 from appliance.listen.stt.factory import load_engine
@@ -45,11 +46,13 @@ class SttWorker(InboxWorker):
     def __init__(self, settings: SttSettings, downstream: Sink, *,
                  events: Sink | None = None, turns: Sink | None = None,
                  store: ModelResolver | None = None, engine: SttEngine | None = None,
-                 stop_phrases: StopPhrases | None = None, name: str | None = None,
-                 inbox: Inbox | None = None) -> None:
+                 stop_phrases: StopPhrases | None = None,
+                 breaker: CircuitBreaker | None = None,
+                 name: str | None = None, inbox: Inbox | None = None) -> None:
         """Give either ``store`` (a ModelStore: the engine is loaded in ``setup``, in this
         worker's thread, once) or an already loaded ``engine``. ``turns``: the VAD's inbox,
-        told when an early transcript is a finished turn (``stop_phrases`` always are)."""
+        told when an early transcript is a finished turn (``stop_phrases`` always are).
+        ``breaker``: a Wyoming server's circuit breaker (stt.engine wyoming)."""
         if engine is None and store is None:
             raise ValueError("SttWorker needs a ModelStore or a loaded engine")
         # Whisper holds the stage ~2 s per utterance: room for that much streamed audio.
@@ -60,6 +63,7 @@ class SttWorker(InboxWorker):
         self.stop_phrases = stop_phrases or StopPhrases(())
         self.store = store
         self.engine = engine
+        self.breaker = breaker
         self._session: SttSession | None = None
         self._utterance = 0
         self._t_start = 0.0
@@ -75,7 +79,7 @@ class SttWorker(InboxWorker):
     def setup(self) -> None:
         if self.engine is None:
             assert self.store is not None
-            self.engine = load_engine(self.settings, self.store)
+            self.engine = load_engine(self.settings, self.store, self.breaker)
         self._session = None
 
     def handle(self, msg: Any) -> None:

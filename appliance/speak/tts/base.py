@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -20,4 +20,14 @@ class TtsEngine(Protocol):
 
     def synthesize(self, text: str, style: StyleSettings) -> np.ndarray:
         """Speech for ``text`` as float32 mono samples in -1..1 at ``sample_rate``."""
+        ...
+
+
+@runtime_checkable
+class StandIn(Protocol):
+    """An engine that may hand a sentence to a fallback engine (a Wyoming server that
+    failed): that audio is spoken but must not be cached under the server's voice."""
+
+    def stood_in(self) -> bool:
+        """True if this thread's last ``synthesize`` came from the fallback."""
         ...

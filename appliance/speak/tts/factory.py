@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 
 from appliance.config import TTS_ENGINES, Settings
+from appliance.core.remote import CircuitBreaker
 from appliance.pipeline.contracts import ModelResolver
 from appliance.speak.tts.base import TtsEngine, TtsError
 
 log = logging.getLogger(__name__)
 
 
-
-def _build(name: str, settings: Settings, store: ModelResolver) -> TtsEngine:
+def _build(name: str, settings: Settings, store: ModelResolver,
+           breaker: CircuitBreaker | None = None) -> TtsEngine:
     tts = settings.tts
     voice = tts.voice if name == tts.engine else ""  # a voice name belongs to one engine
     if name == "kokoro":
@@ -36,19 +37,30 @@ def _build(name: str, settings: Settings, store: ModelResolver) -> TtsEngine:
         from appliance.speak.tts.espeak import EspeakEngine
 
         return EspeakEngine(voice)
+    if name == "wyoming":
+        from appliance.speak.tts.wyoming import WyomingTtsEngine
+
+        w = tts.wyoming
+        local = create_engine(settings, store, w.fallback)
+        breaker = breaker or CircuitBreaker("tts_wyoming", w.url, skip_after=w.skip_after_failures,
+                                            skip_s=w.skip_s)
+        return WyomingTtsEngine(w, breaker, local)
     raise TtsError(f"unknown TTS engine {name!r}; choose one of {', '.join(TTS_ENGINES)}")
 
 
 def create_engine(
-    settings: Settings, store: ModelResolver, engine: str | None = None
+    settings: Settings, store: ModelResolver, engine: str | None = None, *,
+    breaker: CircuitBreaker | None = None,
 ) -> TtsEngine:
     """The engine named by ``engine`` (default ``settings.tts.engine``), or espeak-ng when
-    that one cannot be loaded. Raises TtsError only if espeak-ng itself is unusable."""
+    that one cannot be loaded. Raises TtsError only if espeak-ng itself is unusable.
+    ``wyoming`` is the server with the local ``tts.wyoming.fallback`` engine behind it;
+    ``breaker`` is its circuit breaker (the composition root's, reported in diagnostics)."""
     name = engine or settings.tts.engine
     if name not in TTS_ENGINES:
         raise TtsError(f"unknown TTS engine {name!r}; choose one of {', '.join(TTS_ENGINES)}")
     try:
-        return _build(name, settings, store)
+        return _build(name, settings, store, breaker)
     except (TtsError, OSError, ValueError, RuntimeError) as exc:  # ModelMissing too
         if name == "espeak":
             raise TtsError(f"espeak-ng is unusable: {exc}") from exc
