@@ -43,7 +43,7 @@ CFFI="cffi<2"
 "${PIP[@]}" install "srt" "requests" "tqdm" "websockets"   # vosk's pure-Python deps
 
 # Optional: a failure here only removes a feature from .venv-ft.
-OPTIONAL=("soxr>=0.3")
+OPTIONAL=("soxr>=0.3" "pywebrtc-audio>=0.2")  # pywebrtc-audio: sdist, cmake build ~6 min
 [ "$VER" = 3.13 ] || OPTIONAL+=("onnxruntime>=1.17")
 for opt in "${OPTIONAL[@]}"; do
   "${PIP[@]}" install "$opt" \
