@@ -246,7 +246,7 @@ class ListenSettings:
     wake_timeout_s: float = _f(6.0, lo=1.0, hi=60.0, doc="after the wake word, wait for speech")
     stop_phrases: tuple[str, ...] = _f(
         ("para", "para para", "para ya", "basta", "basta ya", "stop", "silencio", "calla",
-         "callate", "vale ya", "ya vale", "ya esta", "deja de hablar"),
+         "callate", "vale ya", "ya vale", "ya esta", "deja de hablar", "dejad de hablar"),
         doc="said over an answer, these stop it (accents and case do not matter)")
     barge_in_confidence: float = _f(
         0.85, lo=0.0, hi=1.0, doc="always mode: a request over an answer cuts it above this")

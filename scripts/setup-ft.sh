@@ -44,7 +44,7 @@ CFFI="cffi<2"
 "${PIP[@]}" install "httpx>=0.27" "httpx-sse>=0.4" "wyoming>=1.7"   # remote endpoints: pure Python
 
 # Optional: a failure here only removes a feature from .venv-ft.
-OPTIONAL=("soxr>=0.3")
+OPTIONAL=("soxr>=0.3" "pywebrtc-audio>=0.2")  # pywebrtc-audio: sdist, cmake build ~6 min
 [ "$VER" = 3.13 ] || OPTIONAL+=("onnxruntime>=1.17")
 for opt in "${OPTIONAL[@]}"; do
   "${PIP[@]}" install "$opt" \
