@@ -256,7 +256,8 @@ class ListenSettings:
 class EchoSettings:
     """Software echo cancellation (WebRTC AEC3): the microphone stays open while it speaks."""
 
-    enabled: bool = _f(True, doc="off (or unavailable): input is closed while it speaks")
+    enabled: bool = _f(False, doc="on: listen over its own voice (see the README's known "
+                                  "limits); off or unavailable: input closes while it speaks")
     stream_delay_ms: int = _f(
         0, lo=0, hi=500, doc="loudspeaker-to-microphone delay beyond ALSA's; AEC3 finds the rest")
     duck_db: float = _f(-12.0, lo=-40.0, hi=0.0, doc="answer level while someone talks over it")

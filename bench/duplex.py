@@ -208,7 +208,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    settings = config.load(args.config)
+    settings = config.replace(config.load(args.config), echo={"enabled": True})
     out = args.out or Path(tempfile.mkdtemp(prefix="duplex-bench-"))
     out.mkdir(parents=True, exist_ok=True)
     load0 = os.getloadavg()

@@ -33,11 +33,9 @@ from appliance.demo import voices
 from appliance.demo.fifo_devices import Ear, Mouth, alsa_config
 from appliance.demo.speech import recorded
 from appliance.pipeline.events import (
-    BargeIn,
     Finished,
     Heard,
     Interrupted,
-    Routed,
     Silent,
     Started,
     TimerFinished,
@@ -281,25 +279,20 @@ def test_say_over_mqtt_is_heard_while_the_mic_is_muted(rig: Rig) -> None:
     rig.set_mode("always")
 
 
-def test_someone_talking_over_an_announcement_is_heard_and_left_alone(rig: Rig) -> None:
-    """Echo cancellation keeps the microphone open while it speaks: words over its voice are
-    transcribed and judged (someone else in the kitchen), the announcement plays on, nothing
-    answers; afterwards the follow-up is heard as usual."""
+def test_own_voice_is_gated_and_the_follow_up_is_heard(rig: Rig) -> None:
+    """Echo cancellation is off by default (echo.enabled): the microphone closes while it
+    speaks, so words over its voice are dropped, and the follow-up is heard as usual."""
     rig.set_mode("always")
     t0 = time.monotonic()
+    before = rig.utterances()
     started = rig.announce(ANNOUNCEMENT)
     rig.speak(sentence("Necesito comprar leche y pan."))  # over the appliance's own voice
     assert not rig.events.of(Finished, t0), \
         "the announcement ended before the person did: the test proves nothing"
-    # Words were heard and judged (through the canceller they may come out rough: the person
-    # is 6 dB under the echo here, and the transcript only has to say it was not "para").
-    rig.events.wait_for(BargeIn, lambda e: bool(e.text), since=t0, timeout=60)
     rig.events.wait_for(Finished, lambda e: e.answer == started.answer and e.last, since=t0,
-                        timeout=60)
-    assert {e.decision for e in rig.events.of(BargeIn, t0)} == {"ignored"}
-    assert not rig.events.of(Silent, t0) and not rig.events.of(Routed, t0)
-    assert all(e.transcript.over_speech for e in rig.events.of(Heard, t0))
+                        timeout=30)
     rig.wait_quiet()
+    assert rig.utterances() == before and rig.transcripts(t0) == []
 
     rig.thanks_heard_and_answered()
 

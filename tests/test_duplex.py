@@ -259,7 +259,9 @@ def test_a_failing_canceller_is_dropped_once_and_the_input_goes_back_to_gated(al
 def test_the_composition_root_wires_echo_cancellation_or_falls_back(tmp_path, monkeypatch,
                                                                        caplog):
     base = {"device": {"state_dir": str(tmp_path / "s")}, "audio": {"capture_device": "null",
-                                                                    "playback_device": "null"}}
+                                                                    "playback_device": "null"},
+            "echo": {"enabled": True}}
+    assert not config.load(None).echo.enabled  # opt-in until its known limits are fixed
     p = build_pipeline(config.from_dict(base))
     assert p.capture.echo is not None and p.playback.far_end is p.capture.echo.far
     off = build_pipeline(config.from_dict({**base, "echo": {"enabled": False}}))

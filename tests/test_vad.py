@@ -131,26 +131,3 @@ def test_worker_resamples_other_capture_rates(model, speech):
     assert len(ends) == len(truth)
     for e, u in zip(ends, truth, strict=True):
         assert abs(e.t_start - u.start) <= 0.15 and abs(e.t_end - u.end) <= 0.15
-
-
-def test_words_are_read_from_the_heard_signal_while_speech_is_found_in_the_cleaned_one(
-        model, speech):
-    """Double talk: detection runs on the echo-cancelled samples, the utterance audio comes
-    from ``AudioFrame.heard`` (the microphone before cancellation) where a frame has one."""
-    signal, truth = speech
-    pcm = to_int16(signal)
-    heard = (pcm // 2).astype(np.int16)  # recognisably not the detection signal
-    out = Inbox(4096)
-    w = VadWorker(SETTINGS, model, out)
-    w.setup()
-    for i in range(0, len(pcm) - 319, 320):
-        w.handle(AudioFrame(pcm[i:i + 320], 16000, i / 16000, i // 320, heard[i:i + 320]))
-    starts, audio, previous = 0, [], None
-    while (m := out.get(0)) is not None:
-        starts += isinstance(m, SpeechStart)
-        if isinstance(m, SpeechAudio) and not isinstance(previous, SpeechStart):
-            audio.append(m.samples)  # each start's pre-roll is the detector's own (cleaned)
-        previous = m
-    assert starts == len(truth)  # found in the cleaned samples, as without ``heard``
-    streamed = np.concatenate(audio)
-    assert 0.4 < np.abs(streamed).max() / np.abs(signal).max() < 0.6

@@ -141,19 +141,16 @@ class CaptureWorker(Worker):
             chunk, buf = buf[:period_bytes], buf[period_bytes:]
             samples = np.frombuffer(chunk, dtype="<i2").copy()
             t_end += self.spec.period_frames / self.spec.rate
-            heard = None
             if self.echo is not None:
-                samples, heard = self._cancel_echo(samples, t_end)
-            self.downstream.put(AudioFrame(samples, self.spec.rate, t_now, self._seq, heard))
+                samples = self._cancel_echo(samples, t_end)
+            self.downstream.put(AudioFrame(samples, self.spec.rate, t_now, self._seq))
             self._seq += 1
             if self.max_frames is not None and self._seq >= self.max_frames:
                 buf = b""
                 break
         self._pending = buf
 
-    def _cancel_echo(self, samples: np.ndarray,
-                     t_end: float) -> tuple[np.ndarray, np.ndarray | None]:
-        """The cleaned period, and the raw one while a voice talks over the loudspeaker."""
+    def _cancel_echo(self, samples: np.ndarray, t_end: float) -> np.ndarray:
         assert self.echo is not None
         try:
             cleaned, voice = self.echo.process(samples, t_end, restart=self._broken)
@@ -163,10 +160,10 @@ class CaptureWorker(Worker):
                            "appliance speaks", exc)
             self.echo = None
             self.report(EchoCancellation(active=False, reason=str(exc)))
-            return samples, None
+            return samples
         if voice is not None:
             self.report(OverSpeech(active=voice))
-        return cleaned, (samples if self.echo.voice.active else None)
+        return cleaned
 
     def _close(self) -> None:
         pcm, self._pcm = self._pcm, None

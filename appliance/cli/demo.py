@@ -78,7 +78,11 @@ def run_input_demo(settings: Settings, *, timeout: float = 300.0, out: TextIO = 
     from appliance.pipeline.messages import Transcript
 
     clips = recorded(DEMO_SENTENCES)
-    signal, truth = compose(clips, lead_s=1.0, gap_s=1.5, tail_s=2.0)
+    # The file PCM below is not paced: the VAD runs through it far faster than real time, so
+    # the STT's early end of turn lands seconds late in stream time. Gaps longer than
+    # turn.max_pause_ms end each turn by silence alone.
+    gap_s = settings.turn.max_pause_ms / 1000 + 0.7
+    signal, truth = compose(clips, lead_s=1.0, gap_s=gap_s, tail_s=gap_s + 0.5)
     # A file PCM repeats its last buffer once the file ends: end on plenty of silence and
     # stop capturing before that point.
     settings = config.replace(settings, audio={"sample_rate": SPEECH_RATE})

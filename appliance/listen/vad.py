@@ -170,11 +170,8 @@ class Segmenter:
         self._suppress = False  # after a cap: ignore speech until the room is quiet again
         self._quiet = 0
 
-    def feed(self, chunk: np.ndarray,
-             heard: np.ndarray | None = None) -> list[SpeechMessage]:
-        """Feed float32 samples; returns the speech messages they caused, in order.
-        ``heard``: the same stretch as the words should be read from (``AudioFrame.heard``),
-        when it differs from what speech is detected in."""
+    def feed(self, chunk: np.ndarray) -> list[SpeechMessage]:
+        """Feed float32 samples; returns the speech messages they caused, in order."""
         self.det.accept(chunk)
         self.pos += len(chunk)
         if self._suppress:
@@ -194,8 +191,7 @@ class Segmenter:
         if opened.pause is not None and self.det.is_speech():
             out.append(SpeechResumed(opened.utterance, opened.pause.seq))
             opened.pause = None
-        words = chunk if heard is None or len(heard) != len(chunk) else heard
-        out.append(self._audio(opened, words.astype(np.float32, copy=False)))
+        out.append(self._audio(opened, chunk.astype(np.float32, copy=False)))
         if self.pos - opened.start >= self.max_samples:
             out.append(self._end(self.pos, capped=True))
             self._restart_detector()
@@ -355,7 +351,6 @@ class VadWorker(InboxWorker):
         self.t0: float | None = None
         self._seg: Segmenter | None = None
         self._resampler: StreamResampler | None = None
-        self._heard_resampler: StreamResampler | None = None
         self._next_seq: int | None = None
         self.gaps = 0  # frames lost upstream (inbox dropped the oldest)
         self.utterances = 0
@@ -393,12 +388,9 @@ class VadWorker(InboxWorker):
                                                np.float32)))
         self._next_seq = msg.seq + 1
         chunk = self._to_float(msg)
-        heard = None if msg.heard is None else self._heard_float(msg, msg.heard)
         if self.gate is not None:
             chunk = self._through_gate(msg, chunk)
-            if not chunk.any():
-                heard = None
-        self._emit(self._seg.feed(chunk, heard))
+        self._emit(self._seg.feed(chunk))
 
     def on_control(self, msg: Control) -> None:
         if isinstance(msg, WakeWordSettings):
@@ -470,14 +462,6 @@ class VadWorker(InboxWorker):
         if self._resampler is None or self._resampler.src_rate != frame.rate:
             self._resampler = StreamResampler(frame.rate, SPEECH_RATE)
         return self._resampler(x)
-
-    def _heard_float(self, frame: AudioFrame, raw: np.ndarray) -> np.ndarray:
-        x = to_float32(raw)
-        if frame.rate == SPEECH_RATE:
-            return x
-        if self._heard_resampler is None or self._heard_resampler.src_rate != frame.rate:
-            self._heard_resampler = StreamResampler(frame.rate, SPEECH_RATE)
-        return self._heard_resampler(x)
 
     def _emit(self, messages: list[SpeechMessage]) -> None:
         for m in messages:

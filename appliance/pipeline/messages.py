@@ -97,19 +97,12 @@ class AudioFrame:
 
     ``seq`` numbers periods from the start of capture, so ``seq * duration`` is the stream time
     of the first sample; ``t`` is the monotonic time the period was read (its end, give or take
-    the device buffer).
-
-    ``heard``: while a voice talks over the loudspeaker, the microphone as it was before echo
-    cancellation (``samples`` is the cleaned signal, for detection). AEC3's suppressor clips
-    the onset of every syllable in double talk, which Whisper cannot read ("para" comes out
-    "¿qué hora es?"); the loudspeaker is ducked by then, so the raw signal is mostly the
-    person, and that is what the words are read from."""
+    the device buffer)."""
 
     samples: np.ndarray
     rate: int
     t: float
     seq: int = 0
-    heard: np.ndarray | None = None
 
     @property
     def duration(self) -> float:
