@@ -79,7 +79,13 @@ reqs += sys.argv[3].split()
 print("\n".join(reqs))
 PY
 
-KEY="$( (echo "$ARCH $SUITE $MIRROR $PACKAGES"; cat "$WORK/requirements.txt" "$HERE/hooks/base.sh") \
+# Installed without dependencies: the packages whose files we use, not their frameworks (the
+# end-of-turn model inside pipecat-ai). The pin is scripts/setup.sh's, the one place it lives.
+grep -o '"pipecat-ai==[^"]*"' "$REPO/scripts/setup.sh" | tr -d '"' > "$WORK/no-deps.txt"
+[ -s "$WORK/no-deps.txt" ] || { echo "build.sh: no pipecat-ai pin in scripts/setup.sh" >&2; exit 2; }
+
+KEY="$( (echo "$ARCH $SUITE $MIRROR $PACKAGES"; cat "$WORK/requirements.txt" "$WORK/no-deps.txt" \
+         "$HERE/hooks/base.sh") \
   | sha256sum | cut -c1-16)"
 BASE="$CACHE/base-$SUITE-$ARCH-$KEY.tar"
 t0=$(date +%s)
@@ -89,7 +95,7 @@ else
   echo "base: building $BASE (mmdebstrap $SUITE $ARCH)"
   mmdebstrap --quiet --variant=minbase --arch="$ARCH" --components="main non-free-firmware" \
     --include="$PACKAGES" "${MM_ARGS[@]}" \
-    --customize-hook="'$HERE/hooks/base.sh' \"\$1\" '$WORK/requirements.txt'" \
+    --customize-hook="'$HERE/hooks/base.sh' \"\$1\" '$WORK/requirements.txt' '$WORK/no-deps.txt'" \
     "$SUITE" "$CACHE/.partial-$KEY.tar" "$MIRROR"  # the .tar suffix picks tarball output
   mv "$CACHE/.partial-$KEY.tar" "$BASE"
   # keep only the newest two bases of this arch

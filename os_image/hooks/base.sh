@@ -2,15 +2,17 @@
 # mmdebstrap customize hook (runs on the build host; $1 = the new root): the Python venv under
 # /opt/appliance with the appliance's dependencies. Cached as the base tarball, so it runs only
 # when the package or requirement lists change. Build tools are removed again afterwards.
-# Usage: base.sh ROOT REQUIREMENTS_FILE
+# Usage: base.sh ROOT REQUIREMENTS_FILE NO_DEPS_FILE
 set -eu
 ROOT="$1"
 REQS="$2"
+NO_DEPS="$3"
 BUILD_DEPS="gcc g++ libc6-dev python3-dev libasound2-dev"
 # pip runs with a clean environment (the host's PIP_* settings name host paths) and trusts the
 # build host's CA bundle for this build only (a TLS-intercepting proxy's CA lives there).
 HOST_CA="${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}"
 cp "$REQS" "$ROOT/tmp/requirements.txt"
+cp "$NO_DEPS" "$ROOT/tmp/no-deps.txt"
 cp "$HOST_CA" "$ROOT/tmp/build-ca.crt"
 pip() {
   chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
@@ -33,7 +35,8 @@ fi
 # pyalsaaudio builds from source (gcc + ALSA headers), and on arm64 pymicro-features (g++);
 # everything else is a wheel.
 pip install -r /tmp/requirements.txt
-rm -f "$ROOT/tmp/requirements.txt" "$ROOT/tmp/build-ca.crt"
+pip install --no-deps -r /tmp/no-deps.txt  # e.g. the end-of-turn model inside pipecat-ai
+rm -f "$ROOT/tmp/requirements.txt" "$ROOT/tmp/no-deps.txt" "$ROOT/tmp/build-ca.crt"
 chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive \
   apt-get purge -y -qq --auto-remove $BUILD_DEPS >/dev/null
 chroot "$ROOT" apt-get clean
