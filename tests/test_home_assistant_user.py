@@ -175,7 +175,8 @@ def test_why6_listening_only_while_the_gate_listens(broker: Broker, ha: Probe,
         u.frames()
         assert state(ha, lambda d: d["state"] == "idle" and not d["listening"])
         ha.publish(T.cmd("mode"), "always")
-        u.frames()
+        state(ha, lambda d: d["mode"] == "always")  # applied (a loaded machine is slow)...
+        u.frames()  # ...then frames, through which the VAD reports the gate open
         assert state(ha, lambda d: d["state"] == "listening" and d["mode"] == "always")
 
 
