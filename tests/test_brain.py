@@ -22,8 +22,16 @@ from appliance.brain.scheduler import InterruptPredictor
 from appliance.brain.templates import Templates, say_clock, say_duration
 from appliance.brain.timers import TimerService
 from appliance.brain.volume import Volume, level_to_gain
-from appliance.brain.worker import RELOAD_EVERY_S, BrainWorker
-from appliance.pipeline.events import BargeIn, Interrupted, Routed, Sentence, Silent, Started
+from appliance.brain.worker import RELOAD_EVERY_S, UNSAVED_TIMER, BrainWorker
+from appliance.pipeline.events import (
+    BargeIn,
+    Interrupted,
+    Routed,
+    Sentence,
+    Silent,
+    Started,
+    StorageError,
+)
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.interruption import InterruptionService
 from appliance.pipeline.messages import (
@@ -35,12 +43,14 @@ from appliance.pipeline.messages import (
     Utterance,
 )
 from appliance.pipeline.priority import PriorityQueue
+from appliance.pipeline.statefile import RETRY_S
 from appliance.speak.fillers import FillerBank
 from appliance.speak.rendered import RenderedAudioCache
 from appliance.speak.tts.espeak import EspeakEngine
 from appliance.system.modelstore import ModelStore
 from tests.support.harness import Collector, FakeClock
 from tests.support.llm import ScriptedLlm
+from tests.support.storage import can_mount, small_fs
 
 NOW = dt.datetime(2025, 3, 14, 15, 15)
 
@@ -142,6 +152,24 @@ def test_timer_rings_at_high_priority_until_para(tmp_path, router):
     rig.clock.advance(10)
     rig.brain.idle()
     assert rig.said() == []
+
+
+@pytest.mark.skipif(bool(can_mount()), reason=can_mount() or "ok")
+def test_a_timer_set_by_voice_on_a_full_disk_rings_and_the_person_is_told(tmp_path, router):
+    with small_fs(tmp_path / "state") as fs:
+        rig = Rig(fs.path, router)
+        fs.fill()
+        said = texts(rig.hear("pon un temporizador de diez segundos"))
+        assert "diez segundos" in said.lower() and UNSAVED_TIMER in said
+        assert [e.what for e in rig.events.of(StorageError)] == ["timers"]
+        rig.clock.advance(10)
+        rig.brain.idle()
+        assert [m.kind for m in rig.said()] and rig.timers.ringing()  # it rings all the same
+        fs.free()
+        rig.clock.advance(RETRY_S)
+        rig.brain.idle()  # the brain's clock writes it as soon as the disk takes it
+        assert rig.timers.saved
+        assert UNSAVED_TIMER not in texts(rig.hear("pon un temporizador de un minuto"))
 
 
 def test_an_alarm_that_rings_too_long_is_silenced_through_the_interruption_service(

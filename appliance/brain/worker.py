@@ -74,6 +74,7 @@ SPOKEN_TIMER_ERRORS = {
     "limit_reached": "hay demasiados temporizadores.",
     "ambiguous": "hay varios temporizadores; dime cuál.",
 }
+UNSAVED_TIMER = "Pero no he podido guardarlo: si me reinicio, se perderá."
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,10 @@ class BrainWorker(InboxWorker):
             self._say(answer_id, 0, text, True)
 
     def check_timers(self) -> None:
+        """The brain's clock: timers, and state the storage refused earlier."""
         for ev in self.timers.check():
             self.on_timer(ev)
+        self.volume.flush()
 
     def reload_router(self) -> None:
         """Pick up a model that `appliance router retrain` (the nightly timer) swapped in."""
@@ -365,6 +368,9 @@ class BrainWorker(InboxWorker):
             parts = [resp.text] if resp.static or not resp.opening else [resp.opening, resp.rest]
             text = resp.text
         parts = [p for p in parts if p]
+        if intent == "timer_set" and not self.timers.saved:  # it rings, but a restart loses it
+            parts.append(UNSAVED_TIMER)
+            text = f"{text} {UNSAVED_TIMER}"
         for i, part in enumerate(parts):
             self._say(answer_id, i, part, i == len(parts) - 1)
         if intent not in ("stop", "affirm", "deny", "thanks"):
