@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +43,8 @@ from appliance.pipeline.events import (
     speech_ended,
 )
 from appliance.pipeline.messages import Transcript
+from appliance.pipeline.watchdog import WatchdogLoop
+from appliance.system.notify import Notifier
 from tests.support.broker import PASSWORD, USER, running_broker
 from tests.support.control import Probe
 from tests.support.harness import Collector
@@ -403,3 +406,60 @@ def test_audio_threads_never_publish_serialise_or_drive_the_led(rig: Rig) -> Non
     assert {what for what, _ in calls} >= {"json", "mqtt publish", "mqtt state lock", "led"}
     on_audio = sorted({(what, thread) for what, thread in calls if thread in AUDIO_THREADS})
     assert on_audio == []
+
+
+# --- floods --------------------------------------------------------------------------------
+
+
+def test_a_flood_of_timer_commands_is_refused_clearly_and_the_watchdog_keeps_pinging(
+        rig: Rig, tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """1,000 ``timer/set`` in one burst: 20 timers, one ``limit_reached`` error for each of
+    the rest, no traceback, a few log lines, and the systemd watchdog (the real notifier on a
+    socket standing in for systemd's) pinged on time throughout."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.2)
+    watchdog_s = 6.0
+    notifier = Notifier.from_env({"NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+                                  "WATCHDOG_USEC": str(int(watchdog_s * 1e6))})
+    loop = WatchdogLoop(rig.app.supervisor, notifier)
+    assert loop.ready(10)
+    pings: list[float] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                if b"WATCHDOG=1" in sock.recv(4096):
+                    pings.append(time.monotonic())
+            except TimeoutError:
+                pass
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    loop.start()
+    n = len(rig.probe.on(T.error))
+    try:
+        with caplog.at_level("INFO"):
+            t0 = time.monotonic()
+            for i in range(1000):
+                info = rig.probe.client.publish(T.cmd("timer/set"),
+                                                json.dumps({"seconds": 3600 + i}), qos=1)
+            info.wait_for_publish(30)
+            errors = [m.json() for m in rig.probe.wait(T.error, n + 980, timeout=60)[n:]]
+            t_end = time.monotonic()
+            time.sleep(2 * loop.interval_s)
+        assert len(rig.app.brain.timers.pending()) == 20
+        assert len(errors) == 980 and {e["code"] for e in errors} == {"limit_reached"}
+        flood_logs = [r for r in caplog.records if "limit_reached" in r.getMessage()]
+        assert not [r for r in caplog.records if r.exc_info], "a traceback in the log"
+        assert 1 <= len(flood_logs) <= 2 + (t_end - t0) / 5, len(flood_logs)
+        gaps = np.diff([t0, *[p for p in pings if p >= t0]])
+        assert len(gaps) >= 2 and gaps.max() < watchdog_s / 3, (gaps, t_end - t0)
+    finally:
+        done.set()
+        loop.stop()
+        listener.join(2)
+        sock.close()
+        rig.probe.publish(T.cmd("timer/cancel"), '{"all": true}')
+        rig.until(lambda: rig.app.brain.timers.remaining() == [])
