@@ -290,6 +290,7 @@ class MqttSettings:
     reconnect_max_s: float = _f(30.0, lo=0.1, hi=600.0, doc="reconnect backoff ceiling")
     diagnostics_interval_s: float = _f(30.0, lo=1.0, hi=3600.0, doc="CPU/uptime publish period")
     max_text_chars: int = _f(1000, lo=10, hi=60000, doc="longest text a say command may carry")
+    max_announcements: int = _f(5, lo=1, hi=100, doc="waiting or playing; more are refused")
 
     def resolved_password(self) -> str:
         """The password from env or file at call time, so secrets never sit in the YAML."""

@@ -37,6 +37,7 @@ from appliance.pipeline.events import (
     Finished,
     Heard,
     Interrupted,
+    Sentence,
     Silent,
     Started,
     TimerFinished,
@@ -282,6 +283,34 @@ def test_say_over_mqtt_is_heard_while_the_mic_is_muted(rig: Rig) -> None:
     rig.set_mode("always")
 
 
+def test_announcements_are_spoken_without_markup_or_emoji_and_a_flood_is_refused(
+        rig: Rig) -> None:
+    """100 ``say`` in a row would be minutes of talking nobody can interrupt with a question:
+    past ``mqtt.max_announcements`` (5) waiting or playing, each is refused with
+    ``limit_reached``; an interrupt flushes them and makes room again."""
+    limit = rig.app.settings.mqtt.max_announcements
+    t0 = time.monotonic()
+    n = len(rig.probe.on(T.error))
+    texts = [f'<speak>Aviso {i}: <break time="1s"/>la pasta 🍝 está lista ✅.</speak>'
+             for i in range(limit + 3)]
+    for text in texts:
+        rig.probe.publish(T.cmd("say"), json.dumps({"text": text}))
+    errors = [m.json() for m in rig.probe.wait(T.error, n + 3, timeout=10)[n:]]
+    assert [e["code"] for e in errors] == ["limit_reached"] * 3, errors
+    said = [e.text for e in rig.events.of(Sentence, t0) if e.kind == "announce"]
+    assert said[0] == "Aviso 0: la pasta está lista." and len(said) == limit, said
+    rig.events.wait_for(Started, lambda e: e.kind == "announce", since=t0, timeout=30)
+    t1 = time.monotonic()
+    rig.probe.publish(T.cmd("interrupt"), "PRESS")
+    rig.events.wait_for(Silent, since=t1, timeout=10)
+    rig.wait_quiet()
+    rig.probe.publish(T.cmd("say"), json.dumps({"text": "🎉"}))  # nothing a voice can say
+    error = rig.probe.wait(T.error, n + 4, timeout=10)[n + 3].json()
+    assert error["code"] == "empty_text", error
+    rig.announce(ANNOUNCEMENT)  # room again after the interrupt
+    assert len(rig.probe.on(T.error)) == n + 4
+
+
 def test_own_voice_is_gated_and_the_follow_up_is_heard(rig: Rig) -> None:
     """Echo cancellation is off by default (echo.enabled): the microphone closes while it
     speaks, so words over its voice are dropped, and the follow-up is heard as usual."""
@@ -446,7 +475,7 @@ def test_a_flood_of_timer_commands_is_refused_clearly_and_the_watchdog_keeps_pin
                 info = rig.probe.client.publish(T.cmd("timer/set"),
                                                 json.dumps({"seconds": 3600 + i}), qos=1)
             info.wait_for_publish(30)
-            errors = [m.json() for m in rig.probe.wait(T.error, n + 980, timeout=60)[n:]]
+            errors = [m.json() for m in rig.probe.wait(T.error, n + 980, timeout=180)[n:]]
             t_end = time.monotonic()
             time.sleep(2 * loop.interval_s)
         assert len(rig.app.brain.timers.pending()) == 20
