@@ -37,6 +37,7 @@ from appliance.pipeline.events import (
     Finished,
     Heard,
     Interrupted,
+    Routed,
     Sentence,
     Silent,
     Started,
@@ -435,6 +436,56 @@ def test_audio_threads_never_publish_serialise_or_drive_the_led(rig: Rig) -> Non
     assert {what for what, _ in calls} >= {"json", "mqtt publish", "mqtt state lock", "led"}
     on_audio = sorted({(what, thread) for what, thread in calls if thread in AUDIO_THREADS})
     assert on_audio == []
+
+
+# --- an interrupt anywhere in a turn ------------------------------------------------------
+
+
+def test_an_interrupt_at_any_point_of_a_turn_leaves_it_listening_within_half_a_second(
+        rig: Rig) -> None:
+    """20 interrupts, from the moment the question is heard on through the thinking, the
+    filler, the pause before the answer and the answer itself (button and MQTT in turn):
+    each time the phase is ``listening`` within 500 ms (the pipeline's own event times), and
+    nothing of the cut answer plays afterwards to close the microphone again."""
+    rig.set_mode("always")
+    question = voices.clip("bread")  # "¿Por qué sube el pan en el horno?": the LLM answers
+    phases = Collector()
+    unsubscribe = rig.app.control.state.subscribe(
+        lambda snap, changed: phases.put((time.monotonic(), snap.phase))
+        if "phase" in changed else None)
+    pin = rig.pins.pin(INTERRUPT_PIN)
+    late: list[str] = []
+    try:
+        for i in range(20):
+            t0 = time.monotonic()
+            rig.speak(question)
+            heard = rig.events.wait_for(Heard, lambda e: bool(e.transcript.text.strip()),
+                                        since=t0, timeout=60)
+            time.sleep(max(0.0, heard.t + 0.2 * i - time.monotonic()))
+            t_int = time.monotonic()
+            if i % 2:
+                pin.drive_low()
+                pin.drive_high()
+            else:
+                rig.probe.publish(T.cmd("interrupt"), "PRESS")
+            rig.events.wait_for(Silent, since=t_int, timeout=5)
+            rig.until(lambda: rig.app.control.state.snapshot().phase == "listening", timeout=5)
+            # When it got there: the first change to listening since the interrupt (none: an
+            # answer that had already ended, it was listening all along).
+            at = next((t for t, phase in phases.items(t_int) if phase == "listening"), t_int)
+            if at - t_int > 0.5:
+                late.append(f"#{i} at +{0.2 * i:.1f} s: listening after {at - t_int:.2f} s")
+            time.sleep(1.0)  # long enough for a stray sentence of the cut answer to show
+            routed = rig.events.wait_for(Routed, since=t0, timeout=5)
+            stray = [e for e in rig.events.of(Started, t_int) if e.answer == routed.answer]
+            assert not stray, f"#{i}: the cut answer went on playing: {stray}"
+            assert rig.app.control.state.snapshot().phase == "listening", i
+            time.sleep(0.4)  # past the button's double-press window
+            rig.wait_quiet()
+    finally:
+        unsubscribe()
+    assert not late, late
+    rig.thanks_heard_and_answered()
 
 
 # --- floods --------------------------------------------------------------------------------

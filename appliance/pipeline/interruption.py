@@ -5,9 +5,9 @@ Button, MQTT, mute, push-to-talk, the spoken "stop" intent and a ringing alarm's
 the sound stops within the playback period whatever the workers are busy with:
 
 1. the priority queue flushes everything requested until now and asks playback to fade out
-   the utterance playing: the sound stops first, before any other thread is woken (a
-   sentence requested before the interrupt and still being synthesized is refused when it
-   arrives, so nothing of the cut turn slips in behind);
+   the utterance playing: the sound stops first, before any other thread is woken. Nothing
+   of a cut answer plays after it: a sentence still being synthesized, or one the brain
+   hands over before it sees the interrupt, is refused when it arrives;
 2. an ``Interrupt`` goes ahead of all data into each flushed inbox (the brain, which stops
    generating before its next token and says nothing more for the cut turn; the TTS producer,
    which drops the sentences it holds);
@@ -50,7 +50,7 @@ class InterruptionService:
         """Silence everything requested until now. ``keep_answer``: the answer that asked
         for it (a spoken "para" is answered with a short "vale", which must survive)."""
         msg = Interrupt(reason=reason, keep_answer=keep_answer)
-        stopping = self.queue.interrupt(reason, msg.t)
+        stopping = self.queue.interrupt(reason, msg.t, keep_answer)
         for inbox in self.flush:
             inbox.put(msg)
         if self.stop_alarms is not None:
