@@ -308,8 +308,11 @@ def test_announcements_are_spoken_without_markup_or_emoji_and_a_flood_is_refused
     rig.probe.publish(T.cmd("say"), json.dumps({"text": "🎉"}))  # nothing a voice can say
     error = rig.probe.wait(T.error, n + 4, timeout=10)[n + 3].json()
     assert error["code"] == "empty_text", error
-    rig.announce(ANNOUNCEMENT)  # room again after the interrupt
+    started = rig.announce(ANNOUNCEMENT)  # room again after the interrupt
     assert len(rig.probe.on(T.error)) == n + 4
+    rig.events.wait_for(Finished, lambda e: e.answer == started.answer and e.last,
+                        since=started.t, timeout=30)
+    rig.wait_quiet()
 
 
 def test_own_voice_is_gated_and_the_follow_up_is_heard(rig: Rig) -> None:
@@ -354,6 +357,33 @@ def test_a_voice_timer_is_set(rig: Rig) -> None:
     rig.probe.publish(T.cmd("timer/cancel"), '{"all": true}')
     rig.until(lambda: rig.app.brain.timers.remaining() == [])
     rig.until(lambda: rig.probe.on(T.state)[-1].json()["timers"] == [])
+
+
+def test_a_request_made_while_a_timer_starts_ringing_is_answered(rig: Rig) -> None:
+    """The timer ends in the middle of the person's sentence: the sentence is still heard to
+    its end, the timer it asks for is set, and the answer plays before the alarm rings on."""
+    rig.set_mode("always")
+    clip = voices.clip("timer")  # "Pon un temporizador de veinte minutos para la pasta."
+    rig.probe.publish(T.cmd("timer/set"), json.dumps({"seconds": 1, "name": "huevos"}))
+    rig.until(lambda: len(rig.app.brain.timers.pending()) == 1)
+    t0 = time.monotonic()
+    rig.speak(clip)
+    fired = rig.events.wait_for(TimerFinished, since=t0 - 2, timeout=10)
+    assert fired.t < rig.events.wait_for(Heard, since=t0, timeout=60).t, \
+        "the timer did not start ringing while the person talked: the test proves nothing"
+    heard = rig.transcript(t0)
+    assert "pasta" in heard.text.lower(), heard.text
+    rig.until(lambda: [t.name for t in rig.app.brain.timers.pending()] == ["la pasta"], 30)
+    started = rig.events.wait_for(Started, lambda e: e.kind == "answer", since=t0, timeout=60)
+    rig.events.wait(lambda e: isinstance(e, Finished) and e.answer == started.answer
+                    and e.last, since=t0, timeout=60)  # played to its end, not cut by a ring
+    t1 = time.monotonic()
+    rig.probe.publish(T.cmd("interrupt"), "PRESS")  # "para": the alarm stops
+    rig.events.wait_for(Silent, since=t1, timeout=10)
+    rig.until(lambda: rig.app.brain.timers.ringing() == [])
+    rig.probe.publish(T.cmd("timer/cancel"), '{"all": true}')
+    rig.until(lambda: rig.app.brain.timers.remaining() == [])
+    rig.wait_quiet()
 
 
 # --- one way to interrupt: every source goes through the one service ---------------------

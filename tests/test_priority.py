@@ -276,3 +276,20 @@ def test_nothing_of_an_answer_begun_before_an_interrupt_plays_after_it() -> None
     assert q.put(Utterance(np.ones(240, np.int16), 24000, answer=new_id(), index=0))
     announcement = Utterance(np.ones(240, np.int16), 24000, answer=0)  # no answer: by time only
     assert q.put(announcement)
+
+
+def test_an_interrupt_keeps_the_answer_it_is_told_to_keep() -> None:
+    """An alarm that rang to its limit is silenced; the answer waiting behind it is what the
+    person asked for, and plays."""
+    q = PriorityQueue()
+    answer = new_id()
+    alarm = Utterance(np.ones(240, np.int16), 24000, priority=Priority.HIGH, kind="alarm")
+    q.put(alarm)
+    waiting = Utterance(np.ones(240, np.int16), 24000, answer=answer, index=0)
+    q.put(waiting)
+    assert q.get(0) is alarm
+    assert q.interrupt("alarm timeout", keep_answer=answer) is True  # the alarm stops
+    q.done(alarm, stopped=True)
+    assert q.get(0) is waiting
+    q.done(waiting)
+    assert q.put(Utterance(np.ones(240, np.int16), 24000, answer=answer, index=1, last=True))

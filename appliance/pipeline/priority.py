@@ -113,9 +113,9 @@ class PriorityQueue:
             self._seen_order.append(utt.id)
             if len(self._seen_order) > 4096:
                 self._seen.discard(self._seen_order.popleft())
-            if utt.t_request <= self._cutoff:
+            if utt.t_request <= self._cutoff and not self._kept(utt):
                 self._finish(utt, FLUSHED, "interrupted before it was queued", done)
-            elif 0 < utt.answer < self._cut_below and utt.answer != self._keep_answer:
+            elif 0 < utt.answer < self._cut_below and not self._kept(utt):
                 self._finish(utt, FLUSHED, "its answer was cut by an interrupt", done)
             elif utt.priority < Priority.HIGH and utt.answer and utt.answer in self._dead_answers:
                 self._finish(utt, FLUSHED, "its answer was preempted", done)
@@ -128,6 +128,10 @@ class PriorityQueue:
                 self._cond.notify_all()
         self._report(done)
         return accepted
+
+    def _kept(self, utt: Utterance) -> bool:
+        """Of the answer the last interrupt was told to keep (caller holds the lock)."""
+        return bool(self._keep_answer) and utt.answer == self._keep_answer
 
     def _preempt(self, done: list[tuple[Utterance, str, str]]) -> None:
         """HIGH arrived: flush queued NORMAL/LOW, stop the NORMAL/LOW one playing."""
@@ -161,19 +165,26 @@ class PriorityQueue:
     def interrupt(self, reason: str = "interrupt", t: float | None = None,
                   keep_answer: int = 0) -> bool:
         """Stop what plays and flush everything requested until ``t`` (default now), and any
-        later sentence of an answer begun before now but ``keep_answer``. True if this call
-        asked the utterance playing to stop: playback then reports ``Silent``."""
+        later sentence of an answer begun before now - all but ``keep_answer``'s, the answer
+        that asked for it or that the person is waiting for. True if this call asked the
+        utterance playing to stop: playback then reports ``Silent``."""
         done: list[tuple[Utterance, str, str]] = []
         stopping = False
         with self._cond:
             self._interrupts += 1
             self._cut_below, self._keep_answer = new_id(), keep_answer
-            self._open = self._dry_since = None
+            if not keep_answer or self._open != keep_answer:
+                self._open = self._dry_since = None
             self._cutoff = max(self._cutoff, time.monotonic() if t is None else t)
+            kept = []
             for e in self._items:
-                self._finish(e.utt, FLUSHED, reason, done)
-            self._items = []
-            if self._current is not None and self._stop is None:
+                if self._kept(e.utt):
+                    kept.append(e)
+                else:
+                    self._finish(e.utt, FLUSHED, reason, done)
+            self._items = kept
+            if self._current is not None and self._stop is None \
+                    and not self._kept(self._current):
                 self._stop = (self._current.id, reason, self._cutoff)
                 self.stop_event.set()
                 stopping = True
