@@ -268,8 +268,9 @@ def build_pipeline(
     commands = PipelineCommands(
         interrupter=interrupter, turns=p.gate, listen_input=vad_in, speech=speak_in,
         events=events, split=lambda text: split_sentences(text, splitter_chars),
-        volume=volume, timers=timers,
+        volume=volume, timers=timers, max_announcements=s.mqtt.max_announcements,
     )
+    listeners.append(commands.on_event)
     p.plane = control_plane.build(
         s, commands, events=events, listeners=listeners, volume=volume.level, restored=prefs,
         wake_words=wake_words, pin_factory=pin_factory,

@@ -8,7 +8,9 @@ half-configured.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -288,6 +290,7 @@ class MqttSettings:
     reconnect_max_s: float = _f(30.0, lo=0.1, hi=600.0, doc="reconnect backoff ceiling")
     diagnostics_interval_s: float = _f(30.0, lo=1.0, hi=3600.0, doc="CPU/uptime publish period")
     max_text_chars: int = _f(1000, lo=10, hi=60000, doc="longest text a say command may carry")
+    max_announcements: int = _f(5, lo=1, hi=100, doc="waiting or playing; more are refused")
 
     def resolved_password(self) -> str:
         """The password from env or file at call time, so secrets never sit in the YAML."""
@@ -395,6 +398,8 @@ def _convert(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> A
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong
         value = float(value)
+        if not math.isfinite(value):  # NaN passes every range check: a timeout that never ends
+            raise ConfigError(f"{key}: got {original!r}, expected a finite number")
     elif tp is str and not isinstance(value, str):
         raise wrong
     lo, hi = meta.get("lo"), meta.get("hi")
@@ -422,7 +427,14 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
         raise ConfigError(f"{prefix or 'config'}: {exc}") from exc
 
 
+# What MQTT topics and Home Assistant's unique ids accept ('#', '+', '/' and spaces do not).
+DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def _check_cross_fields(settings: Settings) -> None:
+    if not DEVICE_ID.fullmatch(settings.device.id):
+        raise ConfigError(f"device.id: got {settings.device.id!r}, expected 1-64 letters, digits, "
+                          "'_' or '-' (it is part of every MQTT topic and Home Assistant id)")
     if settings.tts.style not in settings.tts.styles:
         raise ConfigError(
             f"tts.style: got {settings.tts.style!r}, expected one of "
@@ -467,11 +479,24 @@ def load(path: str | Path | None) -> Settings:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start]
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start} is {bad:#04x}); save it "
+                          "as UTF-8") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     return from_dict(data)
+
+
+def check_secrets(settings: Settings) -> None:
+    """Read every secret the enabled parts need, so a missing one stops the start with one
+    clear line instead of a face that retries (and never reports ready) forever."""
+    if settings.mqtt.enabled:
+        settings.mqtt.resolved_password()
+    if settings.brain.llm_server.url:
+        settings.brain.llm_server.resolved_api_key()
 
 
 def replace(settings: Settings, **sections: dict[str, Any]) -> Settings:

@@ -134,8 +134,9 @@ def bench_interrupts(tries: int, root: Path) -> None:
                 show("GPIO press -> interruption service", calls)
                 show("GPIO press -> playback Silent", silent)
                 stats = app.playback.stats()
-                print(f"  playback: underruns {stats['underruns']}, "
-                      f"device errors {stats['device_errors']}")
+                print(f"  playback: underruns {stats['underruns']} (while speech played: "
+                      f"{stats['speech_underruns']}; the rest in the silence written between "
+                      f"utterances), device errors {stats['device_errors']}")
             finally:
                 probe.close()
                 app.stop(2.0)

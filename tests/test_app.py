@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,12 +37,16 @@ from appliance.pipeline.events import (
     Finished,
     Heard,
     Interrupted,
+    Routed,
+    Sentence,
     Silent,
     Started,
     TimerFinished,
     speech_ended,
 )
 from appliance.pipeline.messages import Transcript
+from appliance.pipeline.watchdog import WatchdogLoop
+from appliance.system.notify import Notifier
 from tests.support.broker import PASSWORD, USER, running_broker
 from tests.support.control import Probe
 from tests.support.harness import Collector
@@ -279,6 +284,37 @@ def test_say_over_mqtt_is_heard_while_the_mic_is_muted(rig: Rig) -> None:
     rig.set_mode("always")
 
 
+def test_announcements_are_spoken_without_markup_or_emoji_and_a_flood_is_refused(
+        rig: Rig) -> None:
+    """100 ``say`` in a row would be minutes of talking nobody can interrupt with a question:
+    past ``mqtt.max_announcements`` (5) waiting or playing, each is refused with
+    ``limit_reached``; an interrupt flushes them and makes room again."""
+    limit = rig.app.settings.mqtt.max_announcements
+    t0 = time.monotonic()
+    n = len(rig.probe.on(T.error))
+    texts = [f'<speak>Aviso {i}: <break time="1s"/>la pasta 🍝 está lista ✅.</speak>'
+             for i in range(limit + 3)]
+    for text in texts:
+        rig.probe.publish(T.cmd("say"), json.dumps({"text": text}))
+    errors = [m.json() for m in rig.probe.wait(T.error, n + 3, timeout=10)[n:]]
+    assert [e["code"] for e in errors] == ["limit_reached"] * 3, errors
+    said = [e.text for e in rig.events.of(Sentence, t0) if e.kind == "announce"]
+    assert said[0] == "Aviso 0: la pasta está lista." and len(said) == limit, said
+    rig.events.wait_for(Started, lambda e: e.kind == "announce", since=t0, timeout=30)
+    t1 = time.monotonic()
+    rig.probe.publish(T.cmd("interrupt"), "PRESS")
+    rig.events.wait_for(Silent, since=t1, timeout=10)
+    rig.wait_quiet()
+    rig.probe.publish(T.cmd("say"), json.dumps({"text": "🎉"}))  # nothing a voice can say
+    error = rig.probe.wait(T.error, n + 4, timeout=10)[n + 3].json()
+    assert error["code"] == "empty_text", error
+    started = rig.announce(ANNOUNCEMENT)  # room again after the interrupt
+    assert len(rig.probe.on(T.error)) == n + 4
+    rig.events.wait_for(Finished, lambda e: e.answer == started.answer and e.last,
+                        since=started.t, timeout=30)
+    rig.wait_quiet()
+
+
 def test_own_voice_is_gated_and_the_follow_up_is_heard(rig: Rig) -> None:
     """Echo cancellation is off by default (echo.enabled): the microphone closes while it
     speaks, so words over its voice are dropped, and the follow-up is heard as usual."""
@@ -321,6 +357,33 @@ def test_a_voice_timer_is_set(rig: Rig) -> None:
     rig.probe.publish(T.cmd("timer/cancel"), '{"all": true}')
     rig.until(lambda: rig.app.brain.timers.remaining() == [])
     rig.until(lambda: rig.probe.on(T.state)[-1].json()["timers"] == [])
+
+
+def test_a_request_made_while_a_timer_starts_ringing_is_answered(rig: Rig) -> None:
+    """The timer ends in the middle of the person's sentence: the sentence is still heard to
+    its end, the timer it asks for is set, and the answer plays before the alarm rings on."""
+    rig.set_mode("always")
+    clip = voices.clip("timer")  # "Pon un temporizador de veinte minutos para la pasta."
+    rig.probe.publish(T.cmd("timer/set"), json.dumps({"seconds": 1, "name": "huevos"}))
+    rig.until(lambda: len(rig.app.brain.timers.pending()) == 1)
+    t0 = time.monotonic()
+    rig.speak(clip)
+    fired = rig.events.wait_for(TimerFinished, since=t0 - 2, timeout=10)
+    assert fired.t < rig.events.wait_for(Heard, since=t0, timeout=60).t, \
+        "the timer did not start ringing while the person talked: the test proves nothing"
+    heard = rig.transcript(t0)
+    assert "pasta" in heard.text.lower(), heard.text
+    rig.until(lambda: [t.name for t in rig.app.brain.timers.pending()] == ["la pasta"], 30)
+    started = rig.events.wait_for(Started, lambda e: e.kind == "answer", since=t0, timeout=60)
+    rig.events.wait(lambda e: isinstance(e, Finished) and e.answer == started.answer
+                    and e.last, since=t0, timeout=60)  # played to its end, not cut by a ring
+    t1 = time.monotonic()
+    rig.probe.publish(T.cmd("interrupt"), "PRESS")  # "para": the alarm stops
+    rig.events.wait_for(Silent, since=t1, timeout=10)
+    rig.until(lambda: rig.app.brain.timers.ringing() == [])
+    rig.probe.publish(T.cmd("timer/cancel"), '{"all": true}')
+    rig.until(lambda: rig.app.brain.timers.remaining() == [])
+    rig.wait_quiet()
 
 
 # --- one way to interrupt: every source goes through the one service ---------------------
@@ -403,3 +466,110 @@ def test_audio_threads_never_publish_serialise_or_drive_the_led(rig: Rig) -> Non
     assert {what for what, _ in calls} >= {"json", "mqtt publish", "mqtt state lock", "led"}
     on_audio = sorted({(what, thread) for what, thread in calls if thread in AUDIO_THREADS})
     assert on_audio == []
+
+
+# --- an interrupt anywhere in a turn ------------------------------------------------------
+
+
+def test_an_interrupt_at_any_point_of_a_turn_leaves_it_listening_within_half_a_second(
+        rig: Rig) -> None:
+    """20 interrupts, from the moment the question is heard on through the thinking, the
+    filler, the pause before the answer and the answer itself (button and MQTT in turn):
+    each time the phase is ``listening`` within 500 ms (the pipeline's own event times), and
+    nothing of the cut answer plays afterwards to close the microphone again."""
+    rig.set_mode("always")
+    question = voices.clip("bread")  # "¿Por qué sube el pan en el horno?": the LLM answers
+    phases = Collector()
+    unsubscribe = rig.app.control.state.subscribe(
+        lambda snap, changed: phases.put((time.monotonic(), snap.phase))
+        if "phase" in changed else None)
+    pin = rig.pins.pin(INTERRUPT_PIN)
+    late: list[str] = []
+    try:
+        for i in range(20):
+            t0 = time.monotonic()
+            rig.speak(question)
+            heard = rig.events.wait_for(Heard, lambda e: bool(e.transcript.text.strip()),
+                                        since=t0, timeout=60)
+            time.sleep(max(0.0, heard.t + 0.2 * i - time.monotonic()))
+            t_int = time.monotonic()
+            if i % 2:
+                pin.drive_low()
+                pin.drive_high()
+            else:
+                rig.probe.publish(T.cmd("interrupt"), "PRESS")
+            rig.events.wait_for(Silent, since=t_int, timeout=5)
+            rig.until(lambda: rig.app.control.state.snapshot().phase == "listening", timeout=5)
+            # When it got there: the first change to listening since the interrupt (none: an
+            # answer that had already ended, it was listening all along).
+            at = next((t for t, phase in phases.items(t_int) if phase == "listening"), t_int)
+            if at - t_int > 0.5:
+                late.append(f"#{i} at +{0.2 * i:.1f} s: listening after {at - t_int:.2f} s")
+            time.sleep(1.0)  # long enough for a stray sentence of the cut answer to show
+            routed = rig.events.wait_for(Routed, since=t0, timeout=5)
+            stray = [e for e in rig.events.of(Started, t_int) if e.answer == routed.answer]
+            assert not stray, f"#{i}: the cut answer went on playing: {stray}"
+            assert rig.app.control.state.snapshot().phase == "listening", i
+            time.sleep(0.4)  # past the button's double-press window
+            rig.wait_quiet()
+    finally:
+        unsubscribe()
+    assert not late, late
+    rig.thanks_heard_and_answered()
+
+
+# --- floods --------------------------------------------------------------------------------
+
+
+def test_a_flood_of_timer_commands_is_refused_clearly_and_the_watchdog_keeps_pinging(
+        rig: Rig, tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """1,000 ``timer/set`` in one burst: 20 timers, one ``limit_reached`` error for each of
+    the rest, no traceback, a few log lines, and the systemd watchdog (the real notifier on a
+    socket standing in for systemd's) pinged on time throughout."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.2)
+    watchdog_s = 6.0
+    notifier = Notifier.from_env({"NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+                                  "WATCHDOG_USEC": str(int(watchdog_s * 1e6))})
+    loop = WatchdogLoop(rig.app.supervisor, notifier)
+    assert loop.ready(10)
+    pings: list[float] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                if b"WATCHDOG=1" in sock.recv(4096):
+                    pings.append(time.monotonic())
+            except TimeoutError:
+                pass
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    loop.start()
+    n = len(rig.probe.on(T.error))
+    try:
+        with caplog.at_level("INFO"):
+            t0 = time.monotonic()
+            for i in range(1000):
+                info = rig.probe.client.publish(T.cmd("timer/set"),
+                                                json.dumps({"seconds": 3600 + i}), qos=1)
+            info.wait_for_publish(30)
+            errors = [m.json() for m in rig.probe.wait(T.error, n + 980, timeout=180)[n:]]
+            t_end = time.monotonic()
+            time.sleep(2 * loop.interval_s)
+        assert len(rig.app.brain.timers.pending()) == 20
+        assert len(errors) == 980 and {e["code"] for e in errors} == {"limit_reached"}
+        flood_logs = [r for r in caplog.records if "limit_reached" in r.getMessage()]
+        assert not [r for r in caplog.records if r.exc_info], "a traceback in the log"
+        assert 1 <= len(flood_logs) <= 2 + (t_end - t0) / 5, len(flood_logs)
+        gaps = np.diff([t0, *[p for p in pings if p >= t0]])
+        assert len(gaps) >= 2 and gaps.max() < watchdog_s / 3, (gaps, t_end - t0)
+    finally:
+        done.set()
+        loop.stop()
+        listener.join(2)
+        sock.close()
+        rig.probe.publish(T.cmd("timer/cancel"), '{"all": true}')
+        rig.until(lambda: rig.app.brain.timers.remaining() == [])

@@ -22,8 +22,22 @@ from appliance.brain.scheduler import InterruptPredictor
 from appliance.brain.templates import Templates, say_clock, say_duration
 from appliance.brain.timers import TimerService
 from appliance.brain.volume import Volume, level_to_gain
-from appliance.brain.worker import RELOAD_EVERY_S, BrainWorker
-from appliance.pipeline.events import BargeIn, Interrupted, Routed, Sentence, Silent, Started
+from appliance.brain.worker import (
+    ALARM_WAITS_AT_MOST_S,
+    RELOAD_EVERY_S,
+    UNSAVED_TIMER,
+    BrainWorker,
+)
+from appliance.pipeline.events import (
+    BargeIn,
+    Finished,
+    Interrupted,
+    Routed,
+    Sentence,
+    Silent,
+    Started,
+    StorageError,
+)
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.interruption import InterruptionService
 from appliance.pipeline.messages import (
@@ -35,12 +49,14 @@ from appliance.pipeline.messages import (
     Utterance,
 )
 from appliance.pipeline.priority import PriorityQueue
+from appliance.pipeline.statefile import RETRY_S
 from appliance.speak.fillers import FillerBank
 from appliance.speak.rendered import RenderedAudioCache
 from appliance.speak.tts.espeak import EspeakEngine
 from appliance.system.modelstore import ModelStore
 from tests.support.harness import Collector, FakeClock
 from tests.support.llm import ScriptedLlm
+from tests.support.storage import can_mount, small_fs
 
 NOW = dt.datetime(2025, 3, 14, 15, 15)
 
@@ -84,9 +100,16 @@ class Rig:
             downstream=self.out, interrupter=self.interrupter, timers=self.timers,
             volume=self.volume, events=self.events, now=lambda: NOW, inbox=inbox, **kw)
 
-    def hear(self, text: str) -> list:
+    def hear(self, text: str, *, played_out: bool = True) -> list:
+        """``text`` is heard and answered; ``played_out``: and playback (instant here)
+        reports the answer played to its end, as it would before an alarm may ring."""
         self.brain.handle(Transcript(utterance=1, text=text, final=True))
-        return self.said()
+        said = self.said()
+        for m in said:
+            if played_out and isinstance(m, SpeakRequest) and m.last:
+                self.brain.handle(Finished(id=0, answer=m.answer, index=m.index, frames=0,
+                                           last=True))
+        return said
 
     def said(self) -> list:
         return [m for m in self.out.take() if not isinstance(m, SetLookahead)]
@@ -142,6 +165,51 @@ def test_timer_rings_at_high_priority_until_para(tmp_path, router):
     rig.clock.advance(10)
     rig.brain.idle()
     assert rig.said() == []
+
+
+@pytest.mark.skipif(bool(can_mount()), reason=can_mount() or "ok")
+def test_a_timer_set_by_voice_on_a_full_disk_rings_and_the_person_is_told(tmp_path, router):
+    with small_fs(tmp_path / "state") as fs:
+        rig = Rig(fs.path, router)
+        fs.fill()
+        said = texts(rig.hear("pon un temporizador de diez segundos"))
+        assert "diez segundos" in said.lower() and UNSAVED_TIMER in said
+        assert [e.what for e in rig.events.of(StorageError)] == ["timers"]
+        rig.clock.advance(10)
+        rig.brain.idle()
+        assert [m.kind for m in rig.said()] and rig.timers.ringing()  # it rings all the same
+        fs.free()
+        rig.clock.advance(RETRY_S)
+        rig.brain.idle()  # the brain's clock writes it as soon as the disk takes it
+        assert rig.timers.saved
+        assert UNSAVED_TIMER not in texts(rig.hear("pon un temporizador de un minuto"))
+
+
+def test_an_alarm_waits_for_the_answer_being_given_and_never_longer_than_its_limit(
+        tmp_path, router):
+    """A timer that ends while the brain answers someone rings once the answer has played:
+    at HIGH priority it would cut the answer the person is waiting for."""
+    brain_clock = FakeClock(0.0)
+    rig = Rig(tmp_path, router, clock=brain_clock)
+    rig.timers.add(10, "huevos")
+    asked = rig.hear("pon un temporizador de veinte minutos para la pasta", played_out=False)
+    rig.clock.advance(11)
+    rig.brain.idle()
+    assert rig.said() == []  # it waits: the answer is still playing
+    last = next(m for m in asked if isinstance(m, SpeakRequest) and m.last)
+    rig.brain.handle(Finished(id=0, answer=last.answer, index=last.index, frames=0, last=True))
+    fired = rig.said()
+    assert fired and {m.kind for m in fired} == {"alarm"}  # now it rings, announcement and all
+    rig.timers.stop()
+
+    rig.timers.add(10)
+    rig.hear("¿qué hora es?", played_out=False)  # whose end playback never reports
+    rig.clock.advance(11)
+    rig.brain.idle()
+    assert rig.said() == []
+    brain_clock.advance(ALARM_WAITS_AT_MOST_S)
+    rig.brain.idle()
+    assert {m.kind for m in rig.said()} == {"alarm"}  # a lost event never keeps it quiet
 
 
 def test_an_alarm_that_rings_too_long_is_silenced_through_the_interruption_service(
@@ -272,7 +340,7 @@ def test_interrupt_cancels_generation(tmp_path, router, llm):
 def test_outcomes_reach_the_router_learning_log(tmp_path, router):
     log = RouterLog(tmp_path)
     rig = Rig(tmp_path, router, learning=log)
-    rig.hear("¿Qué hora es?")
+    rig.hear("¿Qué hora es?", played_out=False)
     assert [(r["intent"], r["outcome"]) for r in log.rows()] == [("time", "answered")]
     rig.brain.on_control(Interrupt(reason="barge-in"))  # the user cut that answer
     assert log.rows()[-1]["outcome"] == "interrupted"
@@ -294,7 +362,7 @@ def test_predicted_interrupts_shrink_the_producers_lookahead(tmp_path, router):
     def lookahead() -> int:
         return rig.out.of(SetLookahead)[-1].sentences
 
-    rig.hear("¿Qué hora es?")
+    rig.hear("¿Qué hora es?", played_out=False)
     assert lookahead() == settings.speak.lookahead  # short answer: full look-ahead
     assert rig.brain.tracker.last_plan.p < 0.5
     answer = rig.brain._answer_id

@@ -73,6 +73,14 @@ def test_example_config_loads_and_documents_every_key() -> None:
          "tts.wyoming.url: got 'http://h:10200', expected tcp://HOST:PORT or unix://PATH"),
         ({"tts": {"wyoming": {"fallback": "wyoming"}}},
          "tts.wyoming.fallback: got 'wyoming', expected one of 'kokoro', 'vits', 'espeak'"),
+        # NaN passes every range check: a heartbeat timeout that never fires stops the pings.
+        ({"service": {"heartbeat_timeout_s": float("nan")}},
+         "service.heartbeat_timeout_s: got nan, expected a finite number"),
+        ({"brain": {"timer_max_ring_s": float("inf")}},
+         "brain.timer_max_ring_s: got inf, expected a finite number"),
+        ({"device": {"id": "cocina#1"}}, "device.id: got 'cocina#1', expected 1-64 letters"),
+        ({"device": {"id": "mi cocina"}}, "device.id: got 'mi cocina', expected 1-64 letters"),
+        ({"device": {"id": ""}}, "device.id: got '', expected 1-64 letters"),
     ],
 )
 def test_bad_values_name_key_value_and_allowed(data: object, message: str) -> None:
@@ -94,6 +102,24 @@ def test_broken_yaml_and_missing_file(tmp_path: Path) -> None:
         config.load(bad)
     with pytest.raises(config.ConfigError, match="cannot read config file"):
         config.load(tmp_path / "nope.yaml")
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("device:\n  name: Cocina de Mar\u00eda\n".encode("latin-1"))
+    with pytest.raises(config.ConfigError, match=r"not UTF-8 text \(byte 29 is 0xed\)"):
+        config.load(latin1)
+
+
+def test_missing_secrets_of_the_enabled_parts_are_found_before_the_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APPLIANCE_TEST_PW", raising=False)
+    s = config.from_dict({"mqtt": {"enabled": True, "password_env": "APPLIANCE_TEST_PW"}})
+    with pytest.raises(config.ConfigError, match="'APPLIANCE_TEST_PW' is not set"):
+        config.check_secrets(s)
+    config.check_secrets(config.replace(s, mqtt={"enabled": False}))  # not needed: fine
+    monkeypatch.setenv("APPLIANCE_TEST_PW", "x")
+    config.check_secrets(s)
 
 
 def test_cli_reports_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

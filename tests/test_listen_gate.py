@@ -46,6 +46,16 @@ def test_always_listens_except_while_speaking():
     assert g.allow(T0 + 2.1)  # 'always' needs no window
 
 
+@pytest.mark.parametrize("kind", ["alarm", "announce"])
+def test_an_utterance_under_way_is_heard_to_its_end_over_an_alarm_or_announcement(kind):
+    g = gate("always")
+    g.on_event(Started(id=1, answer=0, index=0, kind=kind, latency_s=0.0))
+    assert g.allow(T0, in_speech=True)  # the person was already talking: their request stays
+    assert not g.allow(T0)  # but nothing new starts over it
+    g.on_event(Started(id=2, answer=3, index=0, kind="answer", latency_s=0.0))
+    assert not g.allow(T0, in_speech=True)  # its own answer: never heard as the person
+
+
 def test_echo_cancellation_keeps_listening_while_speaking():
     g = gate("wake_word", echo_cancellation=True)
     g.speaking_started()

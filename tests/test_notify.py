@@ -94,7 +94,7 @@ def test_silent_without_notify_socket(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_env_parsing(notify_socket: tuple[socket.socket, str]) -> None:
     sock, path = notify_socket
     n = Notifier.from_env({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "3000000"})
-    assert n.enabled and n.watchdog_interval_s == 1.5
+    assert n.enabled and n.watchdog_interval_s == 0.75
     other_pid = Notifier.from_env(
         {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"}
     )
@@ -123,7 +123,7 @@ def test_ready_after_setup_and_pings_stop_when_a_worker_hangs(
     hanger = Hanger("stt")
     sup = Supervisor([Ticker("capture"), hanger], heartbeat_timeout_s=0.3)
     loop = WatchdogLoop(sup, notifier, state_fn=lambda: "listening")
-    assert loop.interval_s == pytest.approx(0.05)
+    assert loop.interval_s == pytest.approx(0.025)
     sup.start()
     loop.start()
     try:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from appliance.pipeline.messages import Priority, Utterance
+from appliance.pipeline.messages import Priority, Utterance, new_id
 from appliance.pipeline.priority import FLUSHED, PLAYED, STOPPED, PriorityQueue
 from tests.support.harness import FakeClock
 
@@ -255,8 +255,41 @@ def test_bridging_stops_on_interrupt_and_when_the_answer_can_get_nothing_more() 
     assert q.interrupt("button") is True  # the bridge is what plays: playback stops it
     q.done(bridge, stopped=True)
     assert q.get(0) is None
-    q.put(opening2 := Utterance(np.ones(2400, np.int16), 24000, answer=4, index=0))
+    later = new_id()  # an answer begun after the interrupt
+    q.put(opening2 := Utterance(np.ones(2400, np.int16), 24000, answer=later, index=0))
     q.get(0)
     q.done(opening2)
-    q.end_answer(4)  # its last sentence failed to synthesize
+    q.end_answer(later)  # its last sentence failed to synthesize
     assert q.get(0) is None
+
+
+def test_nothing_of_an_answer_begun_before_an_interrupt_plays_after_it() -> None:
+    """The brain may hand over one more sentence before it sees the interrupt (its text came
+    after the cutoff): played alone, with no last sentence after it, it would leave
+    turn-taking waiting for the end of an answer that never comes."""
+    q = PriorityQueue()
+    cut, vale = new_id(), new_id()  # answers are numbered as they begin
+    q.interrupt("button", keep_answer=vale)
+    late = Utterance(np.ones(240, np.int16), 24000, answer=cut, index=1)  # requested just now
+    assert not q.put(late)
+    assert q.put(Utterance(np.ones(240, np.int16), 24000, answer=vale, index=0, last=True))
+    assert q.put(Utterance(np.ones(240, np.int16), 24000, answer=new_id(), index=0))
+    announcement = Utterance(np.ones(240, np.int16), 24000, answer=0)  # no answer: by time only
+    assert q.put(announcement)
+
+
+def test_an_interrupt_keeps_the_answer_it_is_told_to_keep() -> None:
+    """An alarm that rang to its limit is silenced; the answer waiting behind it is what the
+    person asked for, and plays."""
+    q = PriorityQueue()
+    answer = new_id()
+    alarm = Utterance(np.ones(240, np.int16), 24000, priority=Priority.HIGH, kind="alarm")
+    q.put(alarm)
+    waiting = Utterance(np.ones(240, np.int16), 24000, answer=answer, index=0)
+    q.put(waiting)
+    assert q.get(0) is alarm
+    assert q.interrupt("alarm timeout", keep_answer=answer) is True  # the alarm stops
+    q.done(alarm, stopped=True)
+    assert q.get(0) is waiting
+    q.done(waiting)
+    assert q.put(Utterance(np.ones(240, np.int16), 24000, answer=answer, index=1, last=True))

@@ -11,7 +11,7 @@ import pytest
 from appliance.config import StyleSettings
 from appliance.pipeline.events import SpeechFailed
 from appliance.pipeline.interruption import InterruptionService
-from appliance.pipeline.messages import Priority, SetLookahead, SpeakRequest, Utterance
+from appliance.pipeline.messages import Priority, SetLookahead, SpeakRequest, Utterance, new_id
 from appliance.pipeline.priority import FLUSHED, PriorityQueue
 from appliance.pipeline.supervisor import Supervisor
 from appliance.speak.producer import ProducerWorker
@@ -121,11 +121,12 @@ def test_interrupt_stops_playback_at_once_and_drops_the_turn(engine: EspeakEngin
         time.sleep(0.5)
         assert q.get(0.2) is None  # nothing of that turn is left to play
         # A new answer after the interrupt plays normally.
-        w.inbox.put(SpeakRequest(text="Vale, dime.", answer=6, last=True))
+        after_id = new_id()  # answers are numbered as they begin: after the interrupt here
+        w.inbox.put(SpeakRequest(text="Vale, dime.", answer=after_id, last=True))
         (after,) = take(q, 1)
     finally:
         assert sup.stop(5)
-    assert after.answer == 6
+    assert after.answer == after_id
     stats = w.stats()
     # Every sentence of answer 5 was played, stopped or flushed - or never synthesized.
     assert stats["synthesized"] + stats["dropped"] >= len(SENTENCES)

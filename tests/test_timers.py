@@ -8,8 +8,16 @@ import pytest
 
 from appliance.brain.timers import TimerError, TimerService, name_key
 from appliance.brain.volume import Volume, level_to_gain
-from appliance.pipeline.events import TimerFinished, TimersChanged, VolumeChanged
+from appliance.pipeline.events import (
+    StorageError,
+    StorageRecovered,
+    TimerFinished,
+    TimersChanged,
+    VolumeChanged,
+)
+from appliance.pipeline.statefile import RETRY_S
 from tests.support.harness import Collector, FakeClock
+from tests.support.storage import can_mount, small_fs
 
 
 @pytest.fixture()
@@ -151,3 +159,84 @@ def test_volume_persists_applies_gain_and_reports_changes(tmp_path):
     again = Volume(tmp_path, gains.append)
     assert again.level == 90 and gains[-1] == pytest.approx(0.81)
     assert again.set(-5) == 0 and gains[-1] == 0.0
+
+
+# --- state that is bad on disk, or cannot be written -----------------------------------------
+
+requires_mount = pytest.mark.skipif(bool(can_mount()), reason=can_mount() or "ok")
+
+
+@pytest.mark.parametrize("content", [
+    "[]", "null", '{"timers": {}}', '{"timers": [1]}',
+    '{"timers": [{"id": 1, "seconds": 60, "ends_at": "mañana"}]}',
+    '{"timers": [{"id": 1, "seconds": 60, "ends_at": Infinity}]}',
+    '{"timers": [{"id": 1, "seconds": 60, "ends_at": 1e999}]}',
+    '{"timers": [{"id": 1, "seconds": 60, "ends_at": 1.0, "ring_started": NaN}]}',
+    '{"timers": [{"id": "uno", "seconds": 60, "ends_at": 1.0}]}',
+    b'\xff\xfe{"timers": []}',
+])
+def test_a_timer_file_in_the_wrong_shape_is_set_aside_and_timers_work(tmp_path, clock, content):
+    path = tmp_path / "timers.json"
+    raw = content if isinstance(content, bytes) else content.encode()
+    path.write_bytes(raw)
+    svc = TimerService(tmp_path, clock=clock)
+    assert svc.pending() == [] and svc.check() == []
+    assert (tmp_path / "timers.json.bad").read_bytes() == raw
+    svc.add(5, "huevos")
+    clock.advance(6)
+    assert [e.kind for e in svc.check()] == ["fired"]
+
+
+@pytest.mark.parametrize("content", ['{"level": 1e999}', '{"level": NaN}', '{"level": "alto"}',
+                                     '{"level": 300}', "[]", "null", "{}"])
+def test_a_volume_file_in_the_wrong_shape_is_set_aside(tmp_path, content):
+    (tmp_path / "volume.json").write_text(content)
+    vol = Volume(tmp_path, default=40)
+    assert vol.level == 40
+    assert (tmp_path / "volume.json.bad").read_text() == content
+    assert vol.up() == 50 and Volume(tmp_path).level == 50
+
+
+@requires_mount
+def test_a_full_disk_keeps_every_timer_ringing_and_saves_them_once_space_returns(tmp_path,
+                                                                               clock):
+    events = Collector()
+    with small_fs(tmp_path / "state") as fs:
+        svc = TimerService(fs.path, clock=clock, events=events)
+        svc.add(600, "pasta")
+        assert svc.saved
+        fs.fill()
+        svc.add(300)  # by voice, say
+        svc.add(400, "huevos")  # over MQTT
+        assert not svc.saved
+        (error,) = events.of(StorageError)  # once, not once per timer
+        assert error.what == "timers" and "space" in error.message.lower()
+        clock.advance(301)
+        assert [e.kind for e in svc.check()] == ["fired"]  # rings on time all the same
+        assert not svc.saved
+        fs.free()
+        clock.advance(RETRY_S)
+        svc.check()
+        assert svc.saved and events.of(StorageRecovered)
+        again = TimerService(fs.path, clock=clock)  # a restart now keeps every one of them
+        assert sorted(t.name for t in again.pending()) == ["huevos", "pasta"]
+        assert len(again.ringing()) == 1
+
+
+@requires_mount
+def test_read_only_state_keeps_volume_and_timers_in_memory_until_it_is_writable(tmp_path,
+                                                                              clock):
+    events = Collector()
+    with small_fs(tmp_path / "state") as fs:
+        svc = TimerService(fs.path, clock=clock, events=events)
+        vol = Volume(fs.path, events=events, default=50, clock=clock)
+        fs.read_only(True)
+        svc.add(60, "arroz")
+        assert vol.up() == 60 and vol.level == 60
+        assert {e.what for e in events.of(StorageError)} == {"timers", "volume"}
+        fs.read_only(False)
+        clock.advance(RETRY_S)
+        svc.check()
+        vol.flush()  # the brain's clock does this
+        assert [t.name for t in TimerService(fs.path, clock=clock).pending()] == ["arroz"]
+        assert Volume(fs.path).level == 60

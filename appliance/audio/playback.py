@@ -104,6 +104,7 @@ class PlaybackWorker(Worker):
         self._prev: tuple[int, bool, float] | None = None  # answer, ended it, t_end
         self._continuous = False  # device open without a break since the last utterance
         self.speech_frames = 0
+        self.speech_underruns = 0  # the audible ones: met while an utterance was playing
         self.gaps: list[float] = []
         self.stop_latencies: list[float] = []
 
@@ -309,7 +310,11 @@ class PlaybackWorker(Worker):
             self.report(DeviceError(device="playback", message=str(exc)))
             return False
         if underruns:
-            self.report(Underrun(count=self.device.stats()["underruns"]))
+            speaking = self._utt is not None
+            if speaking:
+                with self._lock:
+                    self.speech_underruns += underruns
+            self.report(Underrun(count=self.device.stats()["underruns"], during_speech=speaking))
         return True
 
     def _close(self) -> None:
@@ -321,6 +326,7 @@ class PlaybackWorker(Worker):
             lat = sorted(self.stop_latencies)
             figures = {
                 "speech_frames": self.speech_frames,
+                "speech_underruns": self.speech_underruns,
                 "gaps": len(self.gaps),
                 "max_gap_s": max(self.gaps, default=0.0),
                 "stop_p50_s": lat[len(lat) // 2] if lat else None,

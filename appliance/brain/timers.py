@@ -14,21 +14,19 @@ between LLM tokens, and sounds the alarm. Every change to the set of timers is r
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from appliance.core import atomic
 from appliance.core.text import strip_accents
 from appliance.pipeline.contracts import Refusal, Sink
 from appliance.pipeline.events import Event, TimerFinished, TimersChanged, TimerView
+from appliance.pipeline.statefile import StateFile
 
 log = logging.getLogger("appliance.timers")
 
@@ -77,6 +75,44 @@ class TimerError(Refusal):
         super().__init__(code, message)
 
 
+def _parse_state(doc: Any) -> tuple[int, list[Timer]]:
+    """``timers.json`` checked field by field: a deadline that is a string or infinite would
+    load and then break every later check (and with it every answer)."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
+    raw = doc.get("timers", [])
+    if not isinstance(raw, list):
+        raise ValueError(f"'timers' must be a list, got {type(raw).__name__}")
+    timers = []
+    for t in raw:
+        if not isinstance(t, dict):
+            raise ValueError(f"a timer must be an object, got {t!r}")
+        ring = t.get("ring_started")
+        timers.append(Timer(
+            id=_count(t["id"], "id"), seconds=_count(t["seconds"], "seconds"),
+            ends_at=_instant(t["ends_at"], "ends_at"), name=_text(t.get("name", ""), "name"),
+            ring_started=None if ring is None else _instant(ring, "ring_started")))
+    return _count(doc.get("next_id", 1), "next_id"), timers
+
+
+def _count(v: Any, field: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"{field} must be a positive integer, got {v!r}")
+    return v
+
+
+def _instant(v: Any, field: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise ValueError(f"{field} must be a finite number of seconds, got {v!r}")
+    return float(v)
+
+
+def _text(v: Any, field: str) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"{field} must be text, got {v!r}")
+    return v
+
+
 class TimerService:
     """Thread-safe: every public method takes the one lock; events are reported outside it."""
 
@@ -91,6 +127,7 @@ class TimerService:
         max_timers: int = 20,
     ) -> None:
         self.path = Path(state_dir) / "timers.json"
+        self._file = StateFile(self.path, "timers", events=events, clock=clock)
         self.events = events
         self.clock = clock
         self.max_ring_s = max_ring_s
@@ -105,25 +142,22 @@ class TimerService:
     # --- persistence --------------------------------------------------------------------
 
     def _load(self) -> None:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            timers = [Timer(**t) for t in data.get("timers", [])]
-            next_id = int(data.get("next_id", 1))
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError, TypeError) as exc:
-            bad = self.path.with_suffix(".json.bad")
-            log.error("timers: unreadable state %s (%s); kept as %s, starting empty",
-                      self.path, exc, bad)
-            with contextlib.suppress(OSError):
-                os.replace(self.path, bad)
-            return
-        self._timers = {t.id: t for t in timers}
-        self._next_id = max([next_id, *(t.id + 1 for t in timers)])
+        loaded = self._file.load(_parse_state)
+        if loaded is not None:
+            next_id, timers = loaded
+            self._timers = {t.id: t for t in timers}
+            self._next_id = max([next_id, *(t.id + 1 for t in timers)])
 
     def _save(self) -> None:
-        data = {"next_id": self._next_id, "timers": [asdict(t) for t in self._timers.values()]}
-        atomic.write_json(self.path, data)
+        """Never raises: a full or read-only disk keeps the timers in memory (they still ring)
+        and the file catches up once the storage takes it (``check`` retries)."""
+        self._file.save({"next_id": self._next_id,
+                         "timers": [asdict(t) for t in self._timers.values()]})
+
+    @property
+    def saved(self) -> bool:
+        """Whether every timer is on disk (a restart now would keep them)."""
+        return self._file.saved
 
     # --- requests -----------------------------------------------------------------------
 
@@ -215,6 +249,7 @@ class TimerService:
         """Fire due timers, repeat rings, end over-long rings; cheap enough to call every 100 ms."""
         now = self.clock()
         events: list[TimerEvent] = []
+        self._file.flush()
         with self._lock:
             changed = False
             for t in list(self._timers.values()):

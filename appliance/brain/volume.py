@@ -8,17 +8,22 @@ Assistant, whoever made it (voice, MQTT, a button).
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from appliance.core import atomic
 from appliance.pipeline.contracts import Sink
 from appliance.pipeline.events import VolumeChanged
+from appliance.pipeline.statefile import StateFile
 
-log = logging.getLogger("appliance.volume")
+
+def _parse_level(doc: Any) -> int:
+    level = doc["level"]
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 <= level <= 100:
+        raise ValueError(f"level must be a number from 0 to 100, got {level!r}")
+    return round(level)
 
 
 def level_to_gain(level: int) -> float:
@@ -34,20 +39,16 @@ class Volume:
         events: Sink | None = None,
         step: int = 10,
         default: int = 70,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = Path(state_dir) / "volume.json"
         self.step = step
         self.events = events
         self._apply = apply
         self._lock = threading.Lock()
-        self._level = default
-        try:
-            self._level = int(json.loads(self.path.read_text(encoding="utf-8"))["level"])
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.error("volume: unreadable %s (%s); using %d", self.path, exc, default)
-        self._level = max(0, min(100, self._level))
+        self._file = StateFile(self.path, "volume", events=events, clock=clock)
+        saved = self._file.load(_parse_level)
+        self._level = max(0, min(100, default if saved is None else saved))
         if apply is not None:
             apply(level_to_gain(self._level))
 
@@ -85,7 +86,9 @@ class Volume:
         return self.set(0, delta=-steps)
 
     def _save(self, level: int) -> None:
-        try:
-            atomic.write_json(self.path, {"level": level})
-        except OSError as exc:  # a full disk must not silence the volume change itself
-            log.error("volume: cannot save %s: %s", self.path, exc)
+        """A full disk must not undo the change itself: it is kept and written later."""
+        self._file.save({"level": level})
+
+    def flush(self) -> None:
+        """Write a level the storage refused earlier, once it takes it (the brain's clock)."""
+        self._file.flush()

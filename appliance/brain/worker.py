@@ -52,7 +52,16 @@ from appliance.brain.volume import Volume
 from appliance.config import Settings
 from appliance.core.stop_phrases import StopPhrases
 from appliance.pipeline.contracts import Interrupter, ModelResolver, Sink
-from appliance.pipeline.events import BargeIn, Event, Finished, Routed, Sentence, Started
+from appliance.pipeline.events import (
+    BargeIn,
+    Event,
+    Finished,
+    Routed,
+    Sentence,
+    Silent,
+    SpeechFailed,
+    Started,
+)
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.messages import (
     Control,
@@ -69,11 +78,15 @@ NO_LLM = "Lo siento, ahora mismo no puedo pensar en eso."
 CUT_OFF = "Perdona, se me ha cortado. ¿Me lo preguntas otra vez?"
 AnswerSource = Literal["template", "server", "local", "apology"]
 RELOAD_EVERY_S = 5.0  # how often the router model file is checked for a nightly retrain
+# An alarm waits for the answer being given, but never longer than this (a lost playback
+# event must not keep a timer quiet).
+ALARM_WAITS_AT_MOST_S = 30.0
 SPOKEN_TIMER_ERRORS = {
     "name_taken": "ya hay un temporizador con ese nombre.",
     "limit_reached": "hay demasiados temporizadores.",
     "ambiguous": "hay varios temporizadores; dime cuál.",
 }
+UNSAVED_TIMER = "Pero no he podido guardarlo: si me reinicio, se perderá."
 
 
 @dataclass(frozen=True)
@@ -145,6 +158,8 @@ class BrainWorker(InboxWorker):
                                      learning=learning, set_lookahead=self._set_lookahead)
         self.now = now
         self.clock = clock
+        self._answering: tuple[int, float] | None = None  # (answer, until): alarms wait for it
+        self._held_alarms: list[TimerEvent] = []
         self.splitter_chars = settings.speak.first_sentence_max_chars
         self._cancel = threading.Event()
         self._prev_intent: str | None = None
@@ -176,8 +191,25 @@ class BrainWorker(InboxWorker):
             self._say(answer_id, 0, text, True)
 
     def check_timers(self) -> None:
+        """The brain's clock: timers, and state the storage refused earlier."""
         for ev in self.timers.check():
             self.on_timer(ev)
+        if self._held_alarms and not self._alarms_wait():
+            held, self._held_alarms = self._held_alarms, []
+            for ev in held:
+                self.on_timer(ev)
+        self.volume.flush()
+
+    def _alarms_wait(self) -> bool:
+        """An answer is being given: a ringing alarm (HIGH) would cut it, and the person who
+        asked while it started ringing would get no answer. It rings once the answer ends."""
+        if self._answering is not None and self.clock() >= self._answering[1]:
+            self._answering = None
+        return self._answering is not None
+
+    def _answer_ended(self, answer: int) -> None:
+        if self._answering is not None and (answer == 0 or self._answering[0] == answer):
+            self._answering = None
 
     def reload_router(self) -> None:
         """Pick up a model that `appliance router retrain` (the nightly timer) swapped in."""
@@ -196,7 +228,8 @@ class BrainWorker(InboxWorker):
         which answers played out teach the interrupt predictor and the learning log; an
         announcement may be Home Assistant's reply to a home request."""
         announced = isinstance(ev, Sentence) and ev.kind == "announce"
-        if (isinstance(ev, Started | Finished) or announced) and self.inbox is not None:
+        if (isinstance(ev, Started | Finished | Silent | SpeechFailed) or announced) \
+                and self.inbox is not None:
             self.inbox.put(ev)
 
     # --- messages -------------------------------------------------------------------------
@@ -205,6 +238,8 @@ class BrainWorker(InboxWorker):
         if isinstance(msg, Interrupt):
             self._cancel.set()
             self._home = None
+            if not (self._answering and msg.keep_answer == self._answering[0]):
+                self._answering = None
             self.tracker.interrupted(keep=msg.keep_answer or None)
 
     def handle(self, msg: Any) -> None:
@@ -225,6 +260,12 @@ class BrainWorker(InboxWorker):
         elif isinstance(msg, Finished):
             if msg.last:
                 self.tracker.finished(msg.answer)
+                self._answer_ended(msg.answer)
+        elif isinstance(msg, SpeechFailed):
+            if msg.last:
+                self._answer_ended(msg.answer)
+        elif isinstance(msg, Silent):  # cut: nothing more of it will play
+            self._answer_ended(msg.answer)
         else:
             self.log.warning("brain: ignoring %s", type(msg).__name__)
         self.check_timers()
@@ -234,6 +275,10 @@ class BrainWorker(InboxWorker):
         """Alarm at HIGH priority: announce on fire, beep on every ring; a ring that reached
         its limit is silenced like any other stop."""
         rate = self.settings.audio.playback_rate
+        if ev.kind in ("fired", "ring") and self._alarms_wait():
+            if ev.kind == "fired":  # the announcement of it is kept; a repeat ring comes again
+                self._held_alarms.append(ev)
+            return
         if ev.kind == "fired":
             try:
                 text = self.templates.render("timer_done", {"name": ev.timer.name}).text
@@ -246,7 +291,9 @@ class BrainWorker(InboxWorker):
             self._out(SpeakRequest(audio=self._alarm, rate=rate, priority=Priority.HIGH,
                                    kind="alarm", last=True))
         elif ev.kind == "ring_end" and ev.reason == "max":
-            self.interrupter.interrupt("alarm timeout")
+            # Silences the alarm; an answer the person is waiting for is not part of it.
+            keep = self._answering[0] if self._alarms_wait() and self._answering else 0
+            self.interrupter.interrupt("alarm timeout", keep_answer=keep)
 
     # --- answering ------------------------------------------------------------------------
 
@@ -272,6 +319,7 @@ class BrainWorker(InboxWorker):
         result = self.router.route(msg.text, self._prev_intent)
         self._prev_intent = result.intent
         answer_id = self._answer_id = answer_id or new_id()
+        self._answering = (answer_id, self.clock() + ALARM_WAITS_AT_MOST_S)
         self.last_timing = {"route_s": self.clock() - self._t0}
         self.report(Routed(answer=answer_id, text=msg.text, route=result.route,
                            intent=result.intent, confidence=result.confidence,
@@ -365,6 +413,9 @@ class BrainWorker(InboxWorker):
             parts = [resp.text] if resp.static or not resp.opening else [resp.opening, resp.rest]
             text = resp.text
         parts = [p for p in parts if p]
+        if intent == "timer_set" and not self.timers.saved:  # it rings, but a restart loses it
+            parts.append(UNSAVED_TIMER)
+            text = f"{text} {UNSAVED_TIMER}"
         for i, part in enumerate(parts):
             self._say(answer_id, i, part, i == len(parts) - 1)
         if intent not in ("stop", "affirm", "deny", "thanks"):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import signal
 import sys
 
 from appliance import __version__
@@ -52,7 +54,15 @@ def setup_logging(verbose: bool, level: str = "INFO") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
 
 
+def _leave(signum: int, _frame: object) -> None:
+    os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Until a command sets its own (``run`` does), a SIGTERM - systemd stopping the service
+    # while Python is still importing - ends the process at once with status 0. Before this
+    # line the default action ends it too, which systemd also counts as a clean stop.
+    signal.signal(signal.SIGTERM, _leave)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -1,15 +1,20 @@
 """``appliance run``: the service. Starts the pipeline, tells systemd when it is ready, pets
-the watchdog while every worker is healthy, and stops within a second on SIGINT/SIGTERM."""
+the watchdog while every worker is healthy, and stops within two seconds on SIGINT/SIGTERM -
+also while it is still loading models, and with status 0 even if a synthesis was cut."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import threading
 
 from appliance import config
 
 log = logging.getLogger("appliance.run")
+
+STOP_S = 1.5  # how long workers get to finish on SIGTERM (systemd's TimeoutStopSec is longer)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,30 +28,52 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from appliance.app import build_pipeline
+    settings = config.load(args.config)
+    config.check_secrets(settings)
+    ready = threading.Event()  # from here on a stop is an orderly one
+    app = None
+
+    def on_signal(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if not ready.is_set():
+            # Starting: nothing to finish (every state change is already on disk), and a model
+            # load cannot be interrupted, so leave now rather than make systemd wait for READY.
+            log.info("received %s during start-up, exiting", name)
+            _exit_now(0)
+        log.info("received %s, stopping", name)
+        if app is not None:
+            app.supervisor.request_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    from appliance.app import build_pipeline  # heavy: after the handlers are in place
     from appliance.cli import setup_logging
     from appliance.pipeline.watchdog import WatchdogLoop
     from appliance.system.notify import Notifier
 
-    settings = config.load(args.config)
     setup_logging(args.verbose, settings.service.log_level)
     app = build_pipeline(settings)
     notifier = Notifier.from_env()
     watchdog = WatchdogLoop(app.supervisor, notifier, state_fn=app.state_text)
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        app.supervisor.request_stop()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     app.start()
     watchdog.start()
     if not watchdog.ready(args.ready_timeout):
-        app.stop()
+        if not app.stop():
+            _exit_now(1)
         return 1
+    ready.set()
     app.supervisor.wait()
     notifier.stopping("stopping")
-    ok = app.stop(1.0)
     watchdog.stop()
-    return 0 if ok else 1
+    if not app.stop(STOP_S):  # a synthesis or a model call in C: it ends with the process
+        log.warning("stopping: some workers were still busy after %.1f s; exiting anyway", STOP_S)
+        _exit_now(0)
+    return 0
+
+
+def _exit_now(code: int) -> None:
+    """Leave without waiting for worker threads still inside native code (a model load, a
+    synthesis): tearing the interpreter down under them can crash it at the last moment."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(code)

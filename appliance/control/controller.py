@@ -5,13 +5,16 @@ sensitivity) are applied to the sink and recorded in the state under one lock, s
 changing the same setting at once leave the pipeline and the published state in agreement.
 Actions (interrupt, say, ptt, timers) go straight to the sink; the pipeline reports what
 follows as events, and the control worker turns them into the phase. A refusal (a timer name
-taken) is returned with its own code, and every refusal is also an ``error`` event.
+taken) is returned with its own code, and every refusal is also an ``error`` event; the log
+gets one line per kind of refusal every few seconds, so a flood of commands cannot flood it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from appliance.config import MODES
 from appliance.control.commands import (
@@ -34,6 +37,32 @@ from appliance.pipeline.contracts import Refusal
 
 log = logging.getLogger("appliance.control")
 
+LOG_EVERY_S = 5.0
+
+
+class RefusalLog:
+    """One log line per (command, code) every ``every_s``, saying how many were left out."""
+
+    def __init__(self, every_s: float = LOG_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}  # -> (logged at, left out)
+
+    def __call__(self, level: int, error: CommandError, verb: str,
+                 exc: BaseException | None = None) -> None:
+        key, now = (error.command or "", error.code), self.clock()
+        with self._lock:
+            at, skipped = self._last.get(key, (float("-inf"), 0))
+            if now - at < self.every_s:
+                self._last[key] = (at, skipped + 1)
+                return
+            self._last[key] = (now, 0)
+        more = f" ({skipped} more like it in the last {now - at:.0f} s)" if skipped else ""
+        log.log(level, "command %s %s (%s): %s%s", error.command, verb, error.code,
+                error.message, more, exc_info=exc)
+
 
 class Controller:
     def __init__(
@@ -43,12 +72,13 @@ class Controller:
         self.sink = sink
         self.limits = limits if limits is not None else Limits()
         self._settings_lock = threading.RLock()
+        self._log_refusal = RefusalLog()
 
     def handle(self, name: str, payload: bytes) -> CommandError | None:
         """Parse and execute one MQTT payload; returns the error to publish, if any."""
         cmd = parse(name, payload, self.limits)
         if isinstance(cmd, CommandError):
-            log.warning("rejected command %s: %s (%s)", cmd.command, cmd.message, cmd.code)
+            self._log_refusal(logging.WARNING, cmd, "rejected")
             return self._refused(cmd)
         return self.execute(cmd, name)
 
@@ -62,12 +92,13 @@ class Controller:
             else:
                 dispatch(cmd, self.sink)
         except Refusal as exc:
-            log.info("command %s refused (%s): %s", name, exc.code, exc)
-            return self._refused(CommandError(exc.code, str(exc), None, name))
+            refusal = CommandError(exc.code, str(exc), None, name)
+            self._log_refusal(logging.INFO, refusal, "refused")
+            return self._refused(refusal)
         except Exception as exc:
-            log.exception("command %r failed in the pipeline", cmd)
-            return self._refused(CommandError("execution_failed", f"{type(exc).__name__}: {exc}",
-                                              None, name))
+            failure = CommandError("execution_failed", f"{type(exc).__name__}: {exc}", None, name)
+            self._log_refusal(logging.ERROR, failure, "failed in the pipeline", exc)
+            return self._refused(failure)
         return None
 
     def _refused(self, error: CommandError) -> CommandError:

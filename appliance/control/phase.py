@@ -6,7 +6,8 @@ speaking, the end of what it says (played out, stopped, or unsynthesizable) -> b
 At rest it is ``listening`` only while the turn-taking gate is open (``GateChanged``, from the
 VAD), otherwise ``idle``: push-to-talk with the button up, or waiting for the wake word. A
 ringing timer shows ``ringing`` over all that, so its beeps do not flip the state; a stage or
-device that fails puts ``error`` over everything until it recovers.
+device that fails, or state that cannot be saved, puts ``error`` over everything until it
+recovers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from appliance.pipeline.events import (
     Heard,
     SpeechDetected,
     Started,
+    StorageError,
+    StorageRecovered,
     TimersChanged,
     WakeWordDetected,
     WorkerCrashed,
@@ -78,6 +81,10 @@ def transition(phase: Phase, ev: Event) -> Phase:
     if isinstance(ev, DeviceError):
         what = f"{ev.device} device"
         return phase.without_fault(what) if ev.reopened else phase.with_fault(what, ev.message)
+    if isinstance(ev, StorageError):
+        return phase.with_fault(f"{ev.what} storage", ev.message)
+    if isinstance(ev, StorageRecovered):
+        return phase.without_fault(f"{ev.what} storage")
     if isinstance(ev, WorkerRecovered):
         return phase.without_fault(f"{ev.worker} worker")
     if isinstance(ev, WorkerCrashed):

@@ -50,7 +50,7 @@ def build(settings: Settings, sink: CommandSink, *, events: Inbox,
     state = StateMachine(volume=volume, muted=prefs.muted, mode=prefs.mode,
                          wake_word=prefs.wake_word if wake_words else "",
                          sensitivity=prefs.sensitivity, diagnostics=diagnostics)
-    state.subscribe(PreferenceStore(settings.state_path).on_state)
+    state.subscribe(PreferenceStore(settings.state_path, events).on_state)
     limits = Limits(max_text_chars=settings.mqtt.max_text_chars,
                     styles=tuple(settings.tts.styles), wake_words=tuple(wake_words))
     controller = Controller(state, sink, limits)

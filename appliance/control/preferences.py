@@ -7,23 +7,22 @@ state observer whenever one of them changes (from MQTT or a button); the composi
 reads it before building the pipeline, so the gate, the wake word detector and the published
 state all start from what was last set. A saved value wins over the YAML's (delete the file
 to go back to the YAML); a value that is no longer valid falls back to the YAML's, and an
-unreadable file is kept aside as ``.bad``.
+unreadable file is kept aside as ``.bad``, and a full disk keeps them in memory until it
+takes them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from appliance.config import MODES, ListenSettings
 from appliance.control.state import SENSITIVITY_RANGE, Snapshot
-from appliance.core import atomic
+from appliance.pipeline.contracts import Sink
+from appliance.pipeline.statefile import StateFile
 
 log = logging.getLogger("appliance.control.preferences")
 
@@ -54,24 +53,21 @@ def _valid(name: str, value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float) and lo <= value <= hi
 
 
+def _parse(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
+    return doc
+
+
 class PreferenceStore:
-    def __init__(self, state_dir: str | Path) -> None:
+    def __init__(self, state_dir: str | Path, events: Sink | None = None) -> None:
         self.path = Path(state_dir) / "preferences.json"
+        self._file = StateFile(self.path, "preferences", events=events)
 
     def load(self, defaults: Preferences) -> Preferences:
         """The saved values over ``defaults`` (the YAML's)."""
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-        except FileNotFoundError:
-            return defaults
-        except (OSError, ValueError) as exc:
-            bad = self.path.with_suffix(".json.bad")
-            log.error("preferences: unreadable %s (%s); kept as %s, using the configuration",
-                      self.path, exc, bad)
-            with contextlib.suppress(OSError):
-                os.replace(self.path, bad)
+        data = self._file.load(_parse)
+        if data is None:
             return defaults
         saved = {}
         for name in FIELDS & set(data):
@@ -82,12 +78,13 @@ class PreferenceStore:
         return dataclasses.replace(defaults, **saved)
 
     def save(self, prefs: Preferences) -> None:
-        try:
-            atomic.write_json(self.path, dataclasses.asdict(prefs))
-        except OSError as exc:  # a full disk must not undo the change itself
-            log.error("preferences: cannot save %s: %s", self.path, exc)
+        """A full disk must not undo the change itself: it is kept and written later."""
+        self._file.save(dataclasses.asdict(prefs))
 
     def on_state(self, snap: Snapshot, changed: frozenset[str]) -> None:
-        """State observer: save when one of the kept values changed."""
+        """State observer: save when one of the kept values changed; any state change is also
+        the clock that retries a save the storage refused."""
         if changed & FIELDS:
             self.save(Preferences(snap.muted, snap.mode, snap.wake_word, snap.sensitivity))
+        else:
+            self._file.flush()

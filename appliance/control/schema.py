@@ -33,6 +33,7 @@ from appliance.control.commands import (
     TimerSet,
 )
 from appliance.control.state import SENSITIVITY_RANGE
+from appliance.core.text import speakable
 
 MIN_TIMER_S, MAX_TIMER_S = 1, 24 * 3600
 MAX_NAME_CHARS = 64
@@ -150,9 +151,11 @@ def _say(text: str, value: Any, limits: Limits) -> Command:
     said = obj["text"]
     if not isinstance(said, str):
         raise _Bad("wrong_type", f"text must be a string, got {_kind(said)}", "text")
-    said = said.strip()
-    if not said:
+    if not said.strip():
         raise _Bad("empty_text", "text is empty", "text")
+    said = speakable(said)  # tags and emoji would be read aloud
+    if not said:
+        raise _Bad("empty_text", "text has nothing speakable (only markup or emoji)", "text")
     if len(said) > limits.max_text_chars:
         raise _Bad("text_too_long",
                    f"text has {len(said)} characters; the limit is {limits.max_text_chars}", "text")

@@ -10,11 +10,12 @@ so the control plane imports no stage.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from appliance.pipeline.contracts import Interrupter, Refusal, Sink
-from appliance.pipeline.events import Sentence
+from appliance.pipeline.events import Event, Finished, Interrupted, Sentence, SpeechFailed
 from appliance.pipeline.messages import Flush, Priority, SpeakRequest, WakeWordSettings, new_id
 
 PRIORITIES = {"high": Priority.HIGH, "normal": Priority.NORMAL, "low": Priority.LOW}
@@ -65,10 +66,12 @@ class PipelineCommands:
         split: Callable[[str], list[str]],
         volume: VolumeControl,
         timers: TimerControl,
+        max_announcements: int = 5,
     ) -> None:
         """``listen_input``: the VAD's inbox (flushed on mute, told the wake word and its
-        sensitivity); ``speech``: the TTS
-        producer's inbox; ``split``: text to sentences, as the brain splits its answers."""
+        sensitivity); ``speech``: the TTS producer's inbox; ``split``: text to sentences, as
+        the brain splits its answers; ``max_announcements``: how many may wait or play at once
+        (100 queued announcements are minutes of talking nobody can get a word into)."""
         self.interrupter = interrupter
         self.turns = turns
         self.listen_input = listen_input
@@ -77,6 +80,9 @@ class PipelineCommands:
         self.split = split
         self.volume = volume
         self.timers = timers
+        self.max_announcements = max_announcements
+        self._lock = threading.Lock()
+        self._announcing: set[int] = set()  # answer ids not yet played out, failed or cut
 
     def interrupt(self, source: str) -> None:
         self.interrupter.interrupt(source)
@@ -93,6 +99,11 @@ class PipelineCommands:
     def say(self, text: str, priority: str, style: str | None) -> None:
         """An announcement: spoken even while the microphone is muted."""
         answer = new_id()
+        with self._lock:
+            if len(self._announcing) >= self.max_announcements:
+                raise Refusal("limit_reached", f"{len(self._announcing)} announcements are "
+                              "already waiting; try again when one has played")
+            self._announcing.add(answer)
         parts = self.split(text) or [text]
         prio = PRIORITIES.get(priority, Priority.NORMAL)
         for i, part in enumerate(parts):
@@ -101,6 +112,15 @@ class PipelineCommands:
                                          answer=answer, index=i, kind="announce", last=last))
             self.events.put(Sentence(answer=answer, index=i, text=part, kind="announce",
                                      last=last))
+
+    def on_event(self, ev: Event) -> None:
+        """Listener (control worker): announcements leave the count once played, failed or
+        cut off by an interrupt (which flushes them all)."""
+        with self._lock:
+            if isinstance(ev, Interrupted):
+                self._announcing.clear()
+            elif isinstance(ev, Finished | SpeechFailed) and ev.last:
+                self._announcing.discard(ev.answer)
 
     def set_volume(self, volume: int) -> None:
         self.volume.set(volume)

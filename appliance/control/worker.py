@@ -26,6 +26,7 @@ from appliance.pipeline.events import (
     Silent,
     SpeechFailed,
     Started,
+    StorageError,
     TimerFinished,
     TimersChanged,
     VolumeChanged,
@@ -153,6 +154,9 @@ class ControlWorker(InboxWorker):
             state.emit("error", code="device_error", message=f"{ev.device}: {ev.message}")
         elif isinstance(ev, WorkerCrashed):
             state.emit("error", code="worker_crashed", message=f"{ev.worker}: {ev.error}")
+        elif isinstance(ev, StorageError):
+            state.emit("error", code="storage_error",
+                       message=f"{ev.what} not saved ({ev.message}); kept in memory, retrying")
 
     def _sentence(self, ev: Sentence) -> None:
         """The last answer as Home Assistant shows it, grown sentence by sentence; a whole

@@ -12,7 +12,9 @@ transcribes its own voice - unless its echo is cancelled (by the capture device,
 software canceller while it reports itself working): then speech over an answer is heard, in
 every mode (a stop phrase needs no wake word), marked as over speech for the brain to judge.
 When playback ends, the follow-up window opens after ``settle_ms`` (the room's echo dies down)
-and lasts ``follow_up_s``. An utterance already under way when a window closes is heard to its end.
+and lasts ``follow_up_s``. An utterance already under way when a window closes is heard to its
+end, and so is one under way when an alarm or an announcement starts: the person was not
+answering the appliance, and their request must not be lost to a timer that began to ring.
 
 What the appliance says reaches the gate as playback events (``on_event``, from the control
 worker); buttons and MQTT change the mode, mute and push-to-talk; the VAD asks and reports
@@ -29,6 +31,8 @@ from collections.abc import Callable
 from appliance.config import MODES, ListenSettings
 from appliance.pipeline.events import EchoCancellation, Event, Started, speech_ended
 
+UNPROMPTED = ("alarm", "announce")  # kinds of speech that may start while a person is talking
+
 
 class ListenGate:
     def __init__(self, settings: ListenSettings, *,
@@ -42,6 +46,7 @@ class ListenGate:
         self._clock = clock
         self._lock = threading.Lock()
         self._speaking = False
+        self._unprompted = False  # what plays is an alarm or announcement, not an answer
         self._follow_from = self._follow_until = float("-inf")
         self._ptt = False
         self._awake_until = float("-inf")  # wake word heard: open until this time ...
@@ -73,7 +78,7 @@ class ListenGate:
         """Playback started speaking, or an answer ended (its last sentence played, was
         stopped, or could not be synthesized): close or reopen the input accordingly."""
         if isinstance(ev, Started):
-            self.speaking_started()
+            self.speaking_started(unprompted=ev.kind in UNPROMPTED)
         elif speech_ended(ev):
             self.speaking_ended(ev.t)
         elif isinstance(ev, EchoCancellation):
@@ -97,10 +102,11 @@ class ListenGate:
         with self._lock:
             return self._ptt or self._awake_utterance or self._clock() < self._awake_until
 
-    def speaking_started(self) -> None:
+    def speaking_started(self, *, unprompted: bool = False) -> None:
         """Playback of an answer (or filler, or alarm) began."""
         with self._lock:
             self._speaking = True
+            self._unprompted = unprompted
             self._follow_from = self._follow_until = float("-inf")
 
     def speaking_ended(self, t: float | None = None) -> None:
@@ -147,7 +153,7 @@ class ListenGate:
             if self._muted:
                 return False
             if self._speaking:
-                return self.echo_cancellation
+                return self.echo_cancellation or (in_speech and self._unprompted)
             if in_speech or self.mode == "always":
                 return True
             if self._follow_from <= t < self._follow_until:

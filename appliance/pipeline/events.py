@@ -201,9 +201,11 @@ class Gap(Event):
 
 @dataclass(frozen=True)
 class Underrun(Event):
-    """The device ran dry while speech was being written (write returned -EPIPE)."""
+    """The device ran dry (write returned -EPIPE). Only one met while speech was playing is
+    a hole a person hears; one in the silence written between utterances is not."""
 
-    count: int  # total so far
+    count: int  # total so far, speech and silence
+    during_speech: bool = True
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,23 @@ class WorkerRecovered(Event):
     """A restarted worker finished its setup again."""
 
     worker: str
+
+
+@dataclass(frozen=True)
+class StorageError(Event):
+    """State could not be written (disk full, read-only, gone): it is kept in memory and
+    retried; the phase shows ``error`` until a write works again."""
+
+    what: str  # "timers", "volume", "preferences"
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StorageRecovered(Event):
+    """The state that could not be written is on disk now."""
+
+    what: str
 
 
 # Workers whose crash may leave an answer without its last sentence: turn-taking listens again

@@ -4,11 +4,13 @@ Button, MQTT, mute, push-to-talk, the spoken "stop" intent and a ringing alarm's
 ``interrupt(reason)``; nothing else stops speech. In this order, all in the caller's thread so
 the sound stops within the playback period whatever the workers are busy with:
 
-1. an ``Interrupt`` goes ahead of all data into each flushed inbox (the brain, which stops
+1. the priority queue flushes everything requested until now and asks playback to fade out
+   the utterance playing: the sound stops first, before any other thread is woken. Nothing
+   of a cut answer plays after it: a sentence still being synthesized, or one the brain
+   hands over before it sees the interrupt, is refused when it arrives;
+2. an ``Interrupt`` goes ahead of all data into each flushed inbox (the brain, which stops
    generating before its next token and says nothing more for the cut turn; the TTS producer,
    which drops the sentences it holds);
-2. the priority queue flushes everything requested until now and asks playback to fade out
-   the utterance playing (a sentence still being synthesized is refused when it arrives);
 3. ringing alarms stop;
 4. ``Interrupted`` is reported, and ``Silent`` too when nothing was playing; otherwise
    playback reports ``Silent`` once the fade is out. So every interrupt ends in exactly one
@@ -48,9 +50,9 @@ class InterruptionService:
         """Silence everything requested until now. ``keep_answer``: the answer that asked
         for it (a spoken "para" is answered with a short "vale", which must survive)."""
         msg = Interrupt(reason=reason, keep_answer=keep_answer)
+        stopping = self.queue.interrupt(reason, msg.t, keep_answer)
         for inbox in self.flush:
             inbox.put(msg)
-        stopping = self.queue.interrupt(reason, msg.t)
         if self.stop_alarms is not None:
             try:
                 self.stop_alarms()

@@ -2,9 +2,12 @@
 
 HIGH (alarms, corrections) stops the NORMAL/LOW utterance now playing and flushes queued
 NORMAL/LOW items, including late sentences of the preempted answers. ``interrupt`` stops and
-flushes everything whose text was requested before it. Every utterance put here ends with
-exactly one outcome - played, stopped (cut while playing) or flushed - reported through
-``on_outcome`` and counted, so nothing is lost or played twice without anyone noticing.
+flushes everything whose text was requested before it, and every later sentence of an answer
+begun before it: a brain that had not yet seen the interrupt may still hand one over, and a
+sentence that played alone, with no last one after it, would leave turn-taking waiting. Every
+utterance put here ends with exactly one outcome - played, stopped (cut while playing) or
+flushed - reported through ``on_outcome`` and counted, so nothing is lost or played twice
+without anyone noticing.
 
 An answer that has started is never left silent: when its next sentence is not here
 ``bridge_grace_s`` after the last one ended, ``get`` hands out a *bridge* (a short pre-rendered
@@ -25,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from appliance.pipeline.messages import Priority, Utterance
+from appliance.pipeline.messages import Priority, Utterance, new_id
 
 log = logging.getLogger("appliance.queue")
 
@@ -81,6 +84,8 @@ class PriorityQueue:
         self._current: Utterance | None = None
         self._stop: tuple[int, str, float] | None = None  # (utterance id, reason, t requested)
         self._cutoff = float("-inf")  # utterances requested before this belong to a cut turn
+        self._cut_below = 0  # answers with a lower id (ids only grow) were begun before it...
+        self._keep_answer = 0  # ... except this one, which asked for the interrupt ("vale")
         self._dead_answers: deque[int] = deque(maxlen=64)
         self._seen: set[int] = set()  # recent ids, to refuse a second put of one utterance
         self._seen_order: deque[int] = deque()
@@ -108,8 +113,10 @@ class PriorityQueue:
             self._seen_order.append(utt.id)
             if len(self._seen_order) > 4096:
                 self._seen.discard(self._seen_order.popleft())
-            if utt.t_request <= self._cutoff:
+            if utt.t_request <= self._cutoff and not self._kept(utt):
                 self._finish(utt, FLUSHED, "interrupted before it was queued", done)
+            elif 0 < utt.answer < self._cut_below and not self._kept(utt):
+                self._finish(utt, FLUSHED, "its answer was cut by an interrupt", done)
             elif utt.priority < Priority.HIGH and utt.answer and utt.answer in self._dead_answers:
                 self._finish(utt, FLUSHED, "its answer was preempted", done)
             else:
@@ -121,6 +128,10 @@ class PriorityQueue:
                 self._cond.notify_all()
         self._report(done)
         return accepted
+
+    def _kept(self, utt: Utterance) -> bool:
+        """Of the answer the last interrupt was told to keep (caller holds the lock)."""
+        return bool(self._keep_answer) and utt.answer == self._keep_answer
 
     def _preempt(self, done: list[tuple[Utterance, str, str]]) -> None:
         """HIGH arrived: flush queued NORMAL/LOW, stop the NORMAL/LOW one playing."""
@@ -151,19 +162,29 @@ class PriorityQueue:
             if answer == self._open:
                 self._open = self._dry_since = None
 
-    def interrupt(self, reason: str = "interrupt", t: float | None = None) -> bool:
-        """Stop what plays and flush everything requested until ``t`` (default now). True if
-        this call asked the utterance playing to stop: playback then reports ``Silent``."""
+    def interrupt(self, reason: str = "interrupt", t: float | None = None,
+                  keep_answer: int = 0) -> bool:
+        """Stop what plays and flush everything requested until ``t`` (default now), and any
+        later sentence of an answer begun before now - all but ``keep_answer``'s, the answer
+        that asked for it or that the person is waiting for. True if this call asked the
+        utterance playing to stop: playback then reports ``Silent``."""
         done: list[tuple[Utterance, str, str]] = []
         stopping = False
         with self._cond:
             self._interrupts += 1
-            self._open = self._dry_since = None
+            self._cut_below, self._keep_answer = new_id(), keep_answer
+            if not keep_answer or self._open != keep_answer:
+                self._open = self._dry_since = None
             self._cutoff = max(self._cutoff, time.monotonic() if t is None else t)
+            kept = []
             for e in self._items:
-                self._finish(e.utt, FLUSHED, reason, done)
-            self._items = []
-            if self._current is not None and self._stop is None:
+                if self._kept(e.utt):
+                    kept.append(e)
+                else:
+                    self._finish(e.utt, FLUSHED, reason, done)
+            self._items = kept
+            if self._current is not None and self._stop is None \
+                    and not self._kept(self._current):
                 self._stop = (self._current.id, reason, self._cutoff)
                 self.stop_event.set()
                 stopping = True

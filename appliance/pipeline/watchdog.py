@@ -55,7 +55,7 @@ class WatchdogLoop:
         self.supervisor = supervisor
         self.notifier = notifier
         self.state_fn = state_fn
-        # Half of WatchdogSec when systemd set one; otherwise 1 s just for STATUS= updates.
+        # A quarter of WatchdogSec when systemd set one; otherwise 1 s just for STATUS= updates.
         self.interval_s = interval_s or notifier.watchdog_interval_s or 1.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -29,6 +29,7 @@ import numpy as np
 
 from appliance.config import Settings, StyleSettings
 from appliance.core.pcm import resample, to_float32, to_int16
+from appliance.core.text import speakable
 from appliance.pipeline.contracts import Sink
 from appliance.pipeline.events import SpeechFailed
 from appliance.pipeline.inbox import Inbox
@@ -260,8 +261,13 @@ class ProducerWorker(InboxWorker):
         deadline = (self._timeline[-1][1] - self.margin_s) if self._timeline else None
         ewma = self.ewma_s_per_char
         predicted = None if ewma is None else ewma * len(req.text)
+        text = speakable(req.text)
+        if not text:  # only markup or emoji: nothing a voice should read out
+            self._count("dropped")
+            self._failed(req, "nothing speakable (only markup or emoji)")
+            return None
         try:
-            raw = self.engine.synthesize(req.text, style)
+            raw = self.engine.synthesize(text, style)
         except Exception as exc:  # a bad sentence must not take the speaker down
             self.log.error("speak: synthesis failed for %r: %s", req.text[:80], exc)
             self._count("failed")

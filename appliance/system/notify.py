@@ -43,8 +43,9 @@ class Notifier:
 
     @property
     def watchdog_interval_s(self) -> float:
-        """How often to pet: half the systemd timeout, as sd_watchdog_enabled(3) advises."""
-        return self.watchdog_usec / 2e6 if self.watchdog_usec else 0.0
+        """How often to pet: a quarter of the systemd timeout (sd_watchdog_enabled(3) asks for
+        at most half), so a ping delayed by a busy machine still comes within a third of it."""
+        return self.watchdog_usec / 4e6 if self.watchdog_usec else 0.0
 
     def ready(self, status: str = "") -> None:
         self.send("READY=1" + (f"\nSTATUS={status}" if status else ""))
