@@ -154,11 +154,13 @@ class Pipeline:
                                                       name="prerender", daemon=True)
             self._prerender_thread.start()
 
-    def stop(self, timeout: float = 1.0) -> bool:
+    def stop(self, timeout: float = 1.0, prerender_s: float = PRERENDER_STOP_S) -> bool:
+        """True if every worker ended within ``timeout``; a synthesis the pre-rendering has in
+        flight gets ``prerender_s`` more to finish."""
         self._stop_prerender.set()
         ok = self.supervisor.stop(timeout)
-        if self._prerender_thread is not None:  # a synthesis in flight: let it finish
-            self._prerender_thread.join(PRERENDER_STOP_S)
+        if self._prerender_thread is not None:
+            self._prerender_thread.join(prerender_s)
         return ok
 
     def state_text(self) -> str:

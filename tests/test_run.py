@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -72,6 +73,8 @@ def test_sigterm_once_it_runs_exits_0_within_2_s(tmp_path, devices) -> None:
             break
     else:
         pytest.fail("it never got ready:\n" + "".join(lines[-30:]))
+    # Keep reading its log: a full pipe would block its logging, and with it the stop.
+    threading.Thread(target=lambda: proc.stderr and proc.stderr.read(), daemon=True).start()
     code, took = stopped_within(proc, 2.0)
     assert code == 0 and took < 2.0, (code, took)
 
