@@ -48,6 +48,16 @@ def padded(audio: np.ndarray, seconds: float = 0.3) -> np.ndarray:
     return np.concatenate([pad, audio, pad])
 
 
+def test_whisper_makes_no_transcript_from_silence_or_noise(whisper):
+    """Fed silence, Whisper base repeats its prompt ("¿Qué hora es?"): a question nobody
+    asked. The same words really spoken are kept."""
+    noise = np.random.default_rng(0).normal(0, 0.01, 3 * 16000).astype(np.float32)
+    assert whisper.transcribe(np.zeros(30 * 16000, np.float32)) == ""
+    assert whisper.transcribe(noise) == ""
+    ((_, spoken),) = recorded(["Hola, ¿qué hora es?"])
+    assert normalize(whisper.transcribe(padded(spoken))) == ["hola", "que", "hora", "es"]
+
+
 @pytest.mark.timeout(600)  # 12 Whisper calls: slow on a busy 2-core machine
 def test_whisper_spanish_synthesized_wer(whisper):
     # Kokoro clips (see appliance.demo.speech): Whisper base cannot follow espeak-ng's voice.

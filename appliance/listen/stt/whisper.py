@@ -8,18 +8,36 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from appliance.config import SttSettings
+from appliance.core.text import strip_accents
 from appliance.listen.stt.base import BufferedSession
 
 # Whisper's stock hallucinations on near-silence: a segment this unsure that it heard speech
 # and this unsure of its words is dropped rather than passed on as a command.
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
+# Given silence or noise, Whisper repeats a sentence of its prompt ("¿Qué hora es?" from 30 s
+# of silence: no_speech_prob 0.85, avg_logprob -0.76, so the rule above keeps it). Measured
+# here: that echo comes with no_speech_prob 0.49-0.85; the same words spoken, 0.004-0.015.
+PROMPT_ECHO_NO_SPEECH_PROB = 0.4  # between the two, nearer the echo: a real command is kept
+
+
+def _words(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in strip_accents(text.lower())).split())
+
+
+def prompt_echo(text: str, prompt: str | None, no_speech_prob: float) -> bool:
+    """``text`` is only a sentence of ``prompt``, from audio Whisper doubts is speech."""
+    if not prompt or no_speech_prob <= PROMPT_ECHO_NO_SPEECH_PROB:
+        return False
+    said = _words(text)
+    return bool(said) and said in {_words(p) for p in re.split(r"(?<=[.?!])\s+", prompt)}
 
 
 class WhisperEngine:
@@ -62,5 +80,6 @@ class WhisperEngine:
                 s.text.strip()
                 for s in segments
                 if not (s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOW_LOGPROB)
+                and not prompt_echo(s.text, prompt or self.prompt, s.no_speech_prob)
             ]
         return " ".join(t for t in kept if t)
