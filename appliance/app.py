@@ -241,7 +241,9 @@ def build_pipeline(
     volume = Volume(s.state_path, events=events)
     if engine is not None and rendered is not None and fillers is not None:
         templates = Templates.load()
-        preparer = AnswerPreparer(templates, lambda text: rendered.render(text, style))
+        # The prepared answers change every minute: cached on disk, in memory while recent.
+        preparer = AnswerPreparer(templates,
+                                  lambda text: rendered.render(text, style, pin=False))
         brain = build_brain(
             s, store, speak_in, timers=timers, volume=volume, interrupter=interrupter,
             remotes=remotes, events=events, inbox=brain_in, templates=templates,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,12 +60,17 @@ class Phase(Event):
 @dataclass
 class Log:
     """Every observed event with the monotonic time it was seen; appended on the observers'
-    thread, read by the conversation (a snapshot under the lock)."""
+    thread, read by the conversation (a snapshot: deque appends and pops are atomic)."""
 
-    events: list[tuple[float, Any]] = field(default_factory=list)
+    events: deque[tuple[float, Any]] = field(default_factory=deque)
 
     def add(self, event: Any) -> None:
         self.events.append((time.monotonic(), event))
+
+    def forget(self, before: float) -> None:
+        """Drop what was seen before ``before`` (a long run keeps only what it still reads)."""
+        while self.events and self.events[0][0] < before:
+            self.events.popleft()
 
     def since(self, t: float) -> list[tuple[float, Any]]:
         return [(w, e) for w, e in list(self.events) if w >= t]
@@ -83,6 +89,14 @@ class Conversation:
         app.control.state.subscribe(lambda snap, changed: self.log.add(Phase(phase=snap.phase))
                                     if "phase" in changed else None)
         self.settle_s = app.settings.listen.settle_ms / 1000 + 0.3
+
+    def forget(self, before: float) -> None:
+        """Drop the events, speech and sound from before ``before``: the demo keeps the whole
+        conversation for its recording and report, a long run (bench/soak.py) only the
+        current turn's, so what grows is the appliance, not the rig."""
+        self.log.forget(before)
+        self.mouth.forget(before)
+        self.ear.forget(before)
 
     # --- the script ---------------------------------------------------------------------
 

@@ -148,6 +148,11 @@ class Mouth:
         with self._lock:
             return list(self._said)
 
+    def forget(self, before: float) -> None:
+        """Drop the speech that started before ``before``."""
+        with self._lock:
+            self._said = [(t, a) for t, a in self._said if t >= before]
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(2.0)
@@ -266,6 +271,11 @@ class Ear:
     def heard(self) -> list[tuple[float, np.ndarray]]:
         with self._lock:
             return list(self._heard)
+
+    def forget(self, before: float) -> None:
+        """Drop the chunks heard before ``before``."""
+        with self._lock:
+            self._heard = [(t, c) for t, c in self._heard if t >= before]
 
     def _run(self) -> None:
         next_t = time.monotonic()

@@ -12,8 +12,11 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
@@ -23,19 +26,37 @@ from appliance.core.pcm import SPEECH_RATE, resample, to_float32
 from appliance.demo.fifo_devices import Ear, EchoPath, Mouth, alsa_config
 from appliance.demo.script import Script
 
+if TYPE_CHECKING:
+    from appliance.app import Pipeline
+
 MIC, SPEAKER = "appliance_demo_mic", "appliance_demo_speaker"
 
 
-def run_script(settings: Settings, script: Script, out_dir: Path, *,
-               timeout_s: float = 600.0, out: TextIO = sys.stdout) -> int:
-    """Play ``script`` to the real appliance; write conversation.wav and report.json."""
+class StageError(RuntimeError):
+    """The pipeline did not come up (models, devices, prepared answers) in time."""
+
+
+@dataclass
+class Stage:
+    """The appliance on FIFO-backed devices, ready for a scripted person (``staged``)."""
+
+    settings: Settings
+    app: Pipeline
+    mouth: Mouth
+    ear: Ear
+    t0: float  # monotonic time the stage started being set
+    stats: dict[str, Any] = field(default_factory=dict)  # the workers' figures, at the end
+
+
+@contextmanager
+def staged(settings: Settings, script: Script, *, timeout_s: float = 600.0,
+           say: Callable[[str], None] = print) -> Iterator[Stage]:
+    """The real appliance with its real settings but FIFO-backed ALSA devices and a fresh
+    state directory, started and ready (answers prepared); stopped on exit, after its
+    workers' figures are kept in ``Stage.stats``. ``appliance demo`` and bench/soak.py both
+    run through here. Raises ``StageError`` if it does not come up within ``timeout_s``."""
     from appliance.app import build_pipeline
-    from appliance.demo.conversation import Conversation, summary
 
-    def say(text: str) -> None:
-        print(text, file=out, flush=True)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="appliance-demo-") as tmp:
         alsa_path, mic_fifo, spk_fifo = alsa_config(Path(tmp), MIC, SPEAKER)
         os.environ["ALSA_CONFIG_PATH"] = alsa_path
@@ -59,34 +80,52 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
         # Prepared exactly as the service prepares: fillers, then every answer that can be
         # rendered ahead, in the background (cached on disk: a second run renders nothing).
         app = build_pipeline(settings, prerender="all")
+        stage = Stage(settings, app, mouth, ear, t0)
         mouth.start()
         ear.start()
         app.start()
         try:
             if not app.supervisor.wait_ready(timeout_s):
-                say("demo: the pipeline did not start in time")
-                return 1
+                raise StageError("the pipeline did not start in time")
             say(f"demo: pipeline ready in {time.monotonic() - t0:.1f} s (capture {MIC!r} and "
                 f"playback {SPEAKER!r} are FIFO-backed ALSA PCMs)")
             if not app.prerendered.is_set():
                 say("demo: preparing the answers it can render ahead (the service does this "
                     "in the background; on disk for the next run) ...")
             if not app.prerendered.wait(timeout_s):
-                say("demo: preparing answers did not finish in time")
-                return 1
+                raise StageError("preparing answers did not finish in time")
             say(f"demo: answers prepared after {time.monotonic() - t0:.1f} s")
-            conversation = Conversation(app, mouth, ear, out=say)
+            yield stage
+        finally:
+            stage.stats = {w.name: w.stats() for w in app.workers}
+            stage.stats["queue"] = app.queue.stats()
+            app.stop(2.0)
+            mouth.stop()
+            ear.stop()
+
+
+def run_script(settings: Settings, script: Script, out_dir: Path, *,
+               timeout_s: float = 600.0, out: TextIO = sys.stdout) -> int:
+    """Play ``script`` to the real appliance; write conversation.wav and report.json."""
+    from appliance.demo.conversation import Conversation, summary
+
+    def say(text: str) -> None:
+        print(text, file=out, flush=True)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with staged(settings, script, timeout_s=timeout_s, say=say) as stage:
+            conversation = Conversation(stage.app, stage.mouth, stage.ear, out=say)
             cpu0, wall0 = time.process_time(), time.monotonic()
             turns = conversation.run(script)
             cpu = (time.process_time() - cpu0) / max(1e-9, time.monotonic() - wall0)
             time.sleep(0.5)
             triggers = conversation.self_triggers()
-        finally:
-            stats = {w.name: w.stats() for w in app.workers}
-            stats["queue"] = app.queue.stats()
-            app.stop(2.0)
-            mouth.stop()
-            ear.stop()
+    except StageError as exc:
+        say(f"demo: {exc}")
+        return 1
+    settings, mouth, ear, stats, t0 = (stage.settings, stage.mouth, stage.ear, stage.stats,
+                                       stage.t0)
     wav = out_dir / "conversation.wav"
     write_recording(wav, mouth.said(), ear.heard(), settings.audio.playback_rate, t0)
     routes = summary(turns)

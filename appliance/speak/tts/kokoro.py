@@ -59,6 +59,15 @@ class KokoroEngine:
         self._vocab: dict[str, int] = vocab
         self._styles = voices[self.voice].reshape(-1, 256)  # row n-1 = style for n tokens
         self._noted = threading.Event()
+        # Every sentence has its own length, so every inference its own tensor sizes: ONNX
+        # Runtime's CPU arena keeps the high-water mark of them all and, fragmented, extends
+        # again even for sizes it has seen (and two threads synthesizing at once - a sentence
+        # and the minute's prepared time - add up), so resident memory only ever went up
+        # (issue 15: steps of +100 MB and a new 256 MB region in bench/soak.py). Shrinking
+        # the arena after each run hands the extensions back and keeps its speed; disabling
+        # the arena instead left ~1.7 GB freed but held by glibc's per-thread arenas.
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def synthesize(self, text: str, style: StyleSettings) -> np.ndarray:
         if not self._noted.is_set():
@@ -103,7 +112,7 @@ class KokoroEngine:
                 "tokens": np.array([[0, *ids, 0]], dtype=np.int64),
                 "style": ref,
                 "speed": np.array([speed], dtype=np.float32),
-            })[0]
+            }, self._run_options)[0]
         except Exception as exc:  # onnxruntime raises its own exception types
             raise TtsError(f"kokoro inference failed: {exc}") from exc
         return _trim(np.asarray(out, np.float32).ravel())
