@@ -208,7 +208,8 @@ class BrainWorker(InboxWorker):
         return self._answering is not None
 
     def _answer_ended(self, answer: int) -> None:
-        if self._answering is not None and (answer == 0 or self._answering[0] == answer):
+        """Played out, failed or cut (an alarm's own events carry answer 0: not ours)."""
+        if self._answering is not None and answer and self._answering[0] == answer:
             self._answering = None
 
     def reload_router(self) -> None:
@@ -290,10 +291,10 @@ class BrainWorker(InboxWorker):
         elif ev.kind == "ring":
             self._out(SpeakRequest(audio=self._alarm, rate=rate, priority=Priority.HIGH,
                                    kind="alarm", last=True))
-        elif ev.kind == "ring_end" and ev.reason == "max":
-            # Silences the alarm; an answer the person is waiting for is not part of it.
-            keep = self._answering[0] if self._alarms_wait() and self._answering else 0
-            self.interrupter.interrupt("alarm timeout", keep_answer=keep)
+        # An answer being given holds the rings back, so none is left to silence then: an
+        # interrupt would only cut the answer the person is waiting for.
+        elif ev.kind == "ring_end" and ev.reason == "max" and not self._alarms_wait():
+            self.interrupter.interrupt("alarm timeout")
 
     # --- answering ------------------------------------------------------------------------
 
