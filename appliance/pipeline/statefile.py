@@ -51,8 +51,7 @@ class StateFile:
         self.retry_s = retry_s
         self.clock = clock
         self._lock = threading.Lock()
-        self._pending: Any = None
-        self._has_pending = False
+        self._pending: Any = None  # the newest document not yet on disk (documents are never None)
         self._failing = False  # a StorageError was reported and no write has worked since
         self._next_try = 0.0
 
@@ -84,18 +83,18 @@ class StateFile:
     def saved(self) -> bool:
         """Whether the newest document is on disk."""
         with self._lock:
-            return not self._has_pending
+            return self._pending is None
 
     def save(self, doc: Any) -> bool:
         """Write ``doc`` now; False (kept pending, retried by ``flush``) if the storage refused."""
         with self._lock:
-            self._pending, self._has_pending = doc, True
+            self._pending = doc
             return self._write_locked()
 
     def flush(self) -> bool:
         """Retry a pending write if its time has come; True when nothing is pending."""
         with self._lock:
-            if not self._has_pending:
+            if self._pending is None:
                 return True
             if self.clock() < self._next_try:
                 return False
@@ -113,7 +112,7 @@ class StateFile:
                 self._report(StorageError(what=self.what, path=str(self.path),
                                           message=exc.strerror or str(exc)))
             return False
-        self._pending, self._has_pending = None, False
+        self._pending = None
         if self._failing:
             self._failing = False
             log.warning("%s: saved %s again", self.what, self.path)
