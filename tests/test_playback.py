@@ -4,6 +4,7 @@ PulseAudio null sink (real-time paced: interrupts, a server killed and restarted
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from appliance.audio.alsa import PcmSpec
+from appliance.audio.output_device import STALL_S
 from appliance.audio.playback import PlaybackWorker
 from appliance.brain.volume import level_to_gain
 from appliance.pipeline.events import DeviceError, Finished, Silent, Started
@@ -188,3 +190,126 @@ def test_server_killed_mid_answer_is_reopened_and_playback_resumes(pulse) -> Non
     assert s["device_errors"] >= 1 and s["opens"] >= 2
     # Utterance 1 resumed a buffer back from where the device died: nothing skipped.
     assert s["speech_frames"] >= sum(len(u.audio) for u in answer) + RATE // 20
+
+
+# --- a loudspeaker that hangs (PulseAudio frozen with SIGSTOP) -------------------------------
+
+
+class Ticker:
+    """A thread that wakes every 10 ms: its longest gap shows whether anything held the GIL
+    (pyalsaaudio does, in snd_pcm_open, drop and close; a hung server keeps them 30 s)."""
+
+    def __init__(self) -> None:
+        self.ticks: list[float] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._done.wait(0.01):
+            self.ticks.append(time.monotonic())
+
+    def __enter__(self) -> Ticker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(2)
+
+    @property
+    def longest_gap_s(self) -> float:
+        return float(np.diff(self.ticks).max()) if len(self.ticks) > 1 else float("inf")
+
+
+def play_a_while(q: PriorityQueue, events: Events, u: Utterance) -> None:
+    """Warm the sink up, start ``u`` and let it play for 0.3 s."""
+    warm_up(q, events)
+    q.put(u)
+    events.wait_for(lambda e: isinstance(e, Started) and e.id == u.id)
+    time.sleep(0.3)
+
+
+def test_a_speaker_that_stops_taking_audio_is_silenced_at_once_and_holds_nothing_up(
+        pulse) -> None:
+    q = PriorityQueue()
+    events = Events()
+    worker = pulse_worker(events, q)
+    u = Utterance(tone(8.0), RATE, answer=1, last=True)
+    try:
+        for _ in running(worker):
+            play_a_while(q, events, u)
+            with Ticker() as ticker:
+                pulse.freeze()
+                time.sleep(0.5)  # the device has stopped taking audio
+                t0 = time.monotonic()
+                InterruptionService(q, events).interrupt("test button")
+                silent = events.wait_for(lambda e: isinstance(e, Silent), timeout=5)
+                t_silent = time.monotonic() - t0
+                lost = events.wait_for(lambda e: isinstance(e, DeviceError) and not e.reopened)
+                after = Utterance(tone(0.5, 660), RATE, kind="announce")
+                q.put(after)  # while it hangs: probed in a child process, which times out
+                time.sleep(2.5)
+                hung = worker.stats()
+            pulse.thaw()
+            fin = events.wait_for(lambda e, i=after.id: isinstance(e, Finished) and e.id == i,
+                                  timeout=15)
+    finally:
+        pulse.thaw()
+    assert isinstance(silent, Silent) and silent.id == u.id
+    assert t_silent < 0.3 and silent.latency_s < 0.3, (t_silent, silent.latency_s)
+    assert "took no audio" in lost.message
+    assert ticker.longest_gap_s < 0.2, ticker.longest_gap_s  # nothing held the GIL
+    assert hung["set_aside"] == 1 and not hung["device_open"]
+    assert isinstance(fin, Finished)
+    assert any(isinstance(e, DeviceError) and e.reopened for e in events.seen)
+    assert worker.stats()["set_aside"] == 0  # closed once the server answered again
+
+
+def test_a_speaker_that_stops_taking_audio_mid_sentence_is_lost_and_the_answer_resumes(
+        pulse) -> None:
+    q = PriorityQueue()
+    events = Events()
+    worker = pulse_worker(events, q)
+    u = Utterance(tone(3.0), RATE, answer=1, last=True)
+    try:
+        for _ in running(worker):
+            play_a_while(q, events, u)
+            # Shorter than the default, which leaves the null sink its 2 s to start a stream
+            # (so not before the stream runs, nor after a reopen).
+            worker.device.stall_s = 0.5
+            with Ticker() as ticker:
+                pulse.freeze()
+                lost = events.wait_for(lambda e: isinstance(e, DeviceError), timeout=5)
+                worker.device.stall_s = STALL_S  # the reopened stream gets its 2 s to start
+                time.sleep(0.5)
+            pulse.thaw()
+            fin = events.wait_for(lambda e: isinstance(e, Finished) and e.id == u.id,
+                                  timeout=15)
+    finally:
+        pulse.thaw()
+    assert "took no audio for 0.5 s" in lost.message
+    assert ticker.longest_gap_s < 0.2, ticker.longest_gap_s
+    assert isinstance(fin, Finished) and fin.frames == len(u.audio)
+    assert worker.stats()["speech_frames"] >= len(u.audio)  # resumed, nothing skipped
+
+
+def test_a_speaker_that_hangs_on_open_holds_nothing_up_and_opens_once_it_answers(
+        pulse) -> None:
+    q = PriorityQueue()
+    events = Events()
+    worker = pulse_worker(events, q)
+    pulse.freeze()
+    try:
+        with Ticker() as ticker:
+            for _ in running(worker):
+                time.sleep(2.6)  # the first probe times out after 2 s
+                assert not worker.is_ready() and worker.device.backoff.failures >= 1
+                pulse.thaw()
+                deadline = time.monotonic() + 15
+                while not worker.is_ready() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert worker.is_ready()
+                warm_up(q, events)
+    finally:
+        pulse.thaw()
+    assert ticker.longest_gap_s < 0.2, ticker.longest_gap_s

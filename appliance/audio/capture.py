@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from appliance.audio.alsa import ALSAAudioError, PcmSpec, open_capture
+from appliance.audio.alsa import ALSAAudioError, OpenProbe, PcmSpec, open_capture
 from appliance.audio.echo import EchoCanceller
 from appliance.config import AudioSettings
 from appliance.pipeline.backoff import Backoff
@@ -62,6 +62,8 @@ class CaptureWorker(Worker):
         self.backoff = Backoff(self.log, audio.reopen_initial_s, audio.reopen_max_s)
         self._pcm: Any = None
         self._retry_at = 0.0
+        self._probe: OpenProbe | None = None
+        self._answered = False  # opened fine since the last failure: reopen without a probe
         self._lock = threading.Lock()
         self._seq = 0
         self._overruns = 0
@@ -82,13 +84,26 @@ class CaptureWorker(Worker):
         return self._pcm is not None or self.finished.is_set()
 
     def _try_open(self) -> bool:
+        """Never blocks: a device not known to answer is probed in a child process first
+        (``OpenProbe``: pyalsaaudio holds the GIL while a hung device does not open)."""
         if time.monotonic() < self._retry_at:
             return False
+        if not self._answered:
+            if self._probe is None:
+                self._probe = OpenProbe(self.spec, playback=False)
+            res = self._probe.result()
+            if res is None:
+                return False
+            self._probe = None
+            if res:
+                self._failed(ALSAAudioError(res))
+                return False
         try:
             self._pcm = open_capture(self.spec)
         except ALSAAudioError as exc:
             self._failed(exc)
             return False
+        self._answered = True
         self.backoff.succeeded("capture")
         self._broken = True
         with self._lock:
@@ -99,6 +114,7 @@ class CaptureWorker(Worker):
         return True
 
     def _failed(self, exc: ALSAAudioError) -> None:
+        self._answered = False
         self._retry_at = time.monotonic() + self.backoff.failed("capture", exc)
         if not self._faulted:
             self._faulted = True
@@ -174,6 +190,9 @@ class CaptureWorker(Worker):
 
     def teardown(self) -> None:
         self._close()
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
 
     def stats(self) -> dict[str, Any]:
         echo = self.echo

@@ -103,6 +103,7 @@ class PlaybackWorker(Worker):
         self._silence_frames = 0  # silence written since the last utterance ended
         self._prev: tuple[int, bool, float] | None = None  # answer, ended it, t_end
         self._continuous = False  # device open without a break since the last utterance
+        self._faulted = False  # a DeviceError was reported and the device is not back yet
         self.speech_frames = 0
         self.speech_underruns = 0  # the audible ones: met while an utterance was playing
         self.gaps: list[float] = []
@@ -154,7 +155,8 @@ class PlaybackWorker(Worker):
             with contextlib.suppress(ValueError):
                 self.queue.done(self._utt, stopped=True)
             self._utt = None
-        self._close()
+        self.device.shutdown()
+        self._continuous = False
 
     def step(self) -> None:
         if self._utt is None:
@@ -187,8 +189,7 @@ class PlaybackWorker(Worker):
             self._close()
             return
         silence = np.zeros(self.spec.period_frames, np.int16)
-        if self._write(silence):
-            self._silence_frames += len(silence)
+        self._silence_frames += self._write(silence) or 0
 
     def _play_slice(self, utt: Utterance) -> None:
         deadline = time.monotonic() + _SLICE_S
@@ -211,11 +212,12 @@ class PlaybackWorker(Worker):
                 wait = self.device.room_wait_s(len(chunk))
                 if wait > 0 and self.queue.stop_event.wait(wait):
                     continue  # a stop came while waiting: handled at the top of the loop
-            if not self._write(self._apply_gain(chunk)):
+            taken = self._write(self._apply_gain(chunk))
+            if taken is None:
                 return  # device lost: resume after reopening
-            self._pos += len(chunk)
+            self._pos += taken
             with self._lock:
-                self.speech_frames += len(chunk)
+                self.speech_frames += taken
             self.heartbeat.beat()
 
     def _note_start(self, utt: Utterance) -> None:
@@ -258,7 +260,7 @@ class PlaybackWorker(Worker):
             try:
                 self.device.fade_out((tail * ramp * self.gain).astype(np.int16))
             except DeviceLost as exc:
-                self.report(DeviceError(device="playback", message=str(exc)))
+                self._device_error(str(exc))
         latency = time.monotonic() - t_requested
         with self._lock:
             self.stop_latencies.append(latency)
@@ -288,34 +290,43 @@ class PlaybackWorker(Worker):
         if self.device.is_open:
             return True
         if not self.device.open():
+            if self.device.failure and not self._faulted:
+                self._device_error(self.device.failure)
             return False
-        if self.device.recovered:
+        if self.device.recovered or self._faulted:
+            self._faulted = False
             self.report(DeviceError(device="playback", message="device reopened", reopened=True))
         return True
 
-    def _write(self, chunk: np.ndarray) -> bool:
-        """Write one period; False if the device failed (closed; reopened with backoff)."""
+    def _device_error(self, message: str) -> None:
+        """Reported once per streak of failures; ``device reopened`` ends it."""
+        self._faulted = True
+        self.report(DeviceError(device="playback", message=message))
+
+    def _write(self, chunk: np.ndarray) -> int | None:
+        """Write one period; returns the frames taken (fewer once a stop is requested), None
+        if the device failed (closed or set aside; reopened with backoff)."""
         # Stamped when written, not when (we estimate) it is heard: the device, the room and
         # any latency we cannot see only add delay, which AEC3 measures; an estimate that came
         # out late would put the echo ahead of its reference, which it cannot cancel.
         t_written = time.monotonic()
         try:
-            underruns = self.device.write(chunk)
-            if self.far_end is not None:
-                self.far_end.played(chunk, self.spec.rate, t_written)
+            taken, underruns = self.device.write(chunk, self.queue.stop_event)
+            if self.far_end is not None and taken:
+                self.far_end.played(chunk[:taken], self.spec.rate, t_written)
         except DeviceLost as exc:
             self._continuous = False
             if self._utt is not None:  # replay what sat in the lost buffer
                 self._pos = max(0, self._pos - self.device.buffer_frames)
-            self.report(DeviceError(device="playback", message=str(exc)))
-            return False
+            self._device_error(str(exc))
+            return None
         if underruns:
             speaking = self._utt is not None
             if speaking:
                 with self._lock:
                     self.speech_underruns += underruns
             self.report(Underrun(count=self.device.stats()["underruns"], during_speech=speaking))
-        return True
+        return taken
 
     def _close(self) -> None:
         self.device.close()

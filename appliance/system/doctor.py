@@ -47,7 +47,7 @@ def check_interpreter() -> Check:
 
 
 def check_pcm(settings: Settings, playback: bool) -> Check:
-    from appliance.audio.alsa import ALSAAudioError, PcmSpec, open_capture, open_playback
+    from appliance.audio.alsa import OpenProbe, PcmSpec
 
     a = settings.audio
     what = "playback device" if playback else "capture device"
@@ -55,19 +55,17 @@ def check_pcm(settings: Settings, playback: bool) -> Check:
     rate = a.playback_rate if playback else a.sample_rate
     period_ms = a.playback_period_ms if playback else a.period_ms
     spec = PcmSpec(device, rate, period_frames=max(1, rate * period_ms // 1000))
-    try:
-        pcm = (open_playback if playback else open_capture)(spec)
-    except ALSAAudioError as exc:
+    # In a child process, as the service opens a device it does not know to answer: a device
+    # that hangs makes this check fail after a few seconds instead of hanging the doctor.
+    error = OpenProbe(spec, playback=playback, timeout_s=5.0).wait()
+    if error:
         key = "audio.playback_device" if playback else "audio.capture_device"
         lister = "aplay -L" if playback else "arecord -L"
-        return Check(what, False, str(exc),
+        return Check(what, False, error,
                      f"set {key} to a PCM from `{lister}`, install the board's "
                      "hardware/<board>/asound.conf as /etc/asound.conf, and check the user is in "
                      "group audio")
-    try:
-        return Check(what, True, f"{device!r} opens at {rate} Hz mono S16_LE")
-    finally:
-        pcm.close()
+    return Check(what, True, f"{device!r} opens at {rate} Hz mono S16_LE")
 
 
 def models_needed(settings: Settings, specs: Collection[str] | None = None) -> list[str]:

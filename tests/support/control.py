@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from appliance.app import Pipeline
 from appliance.config import MqttSettings, TlsSettings
+from appliance.control.discovery import topics_for
+from appliance.control.mqtt import MqttWorker
 from tests.support.broker import PASSWORD, USER, Broker
 
 
@@ -191,3 +196,22 @@ def serve_forever(port: int, device_id: str) -> None:
     if worker.wait_connected(10):
         print("connected", flush=True)
     sup.wait()
+
+
+@contextmanager
+def serving(app: Pipeline, broker: Broker, device_id: str,
+            ready_s: float = 180) -> Iterator[Probe]:
+    """The whole ``app`` started, ready and connected to ``broker``; yields a Home Assistant
+    probe subscribed to the device's topics, and stops the app (then the probe) after."""
+    app.start()
+    probe = None
+    try:
+        assert app.supervisor.wait_ready(ready_s), "the pipeline did not start"
+        mqtt = app.control.faces[0]
+        assert isinstance(mqtt, MqttWorker) and mqtt.wait_connected(20)
+        probe = Probe(broker, "ha-test", f"{topics_for(device_id).base}/#")
+        yield probe
+    finally:
+        app.stop(2.0)
+        if probe is not None:
+            probe.close()

@@ -2,7 +2,8 @@
 
 Capture and playback through it run at real time; a stalled writer underruns; killing the
 server makes the next read/write raise ALSAAudioError - the closest thing to a USB device
-being pulled that this machine can offer. Reached through the ALSA ``pulse`` plugin.
+being pulled that this machine can offer - and freezing it (SIGSTOP) is a device that hangs.
+Reached through the ALSA ``pulse`` plugin.
 """
 
 from __future__ import annotations
@@ -79,8 +80,19 @@ class PulseServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(5)
 
+    def freeze(self) -> None:
+        """SIGSTOP: a sound server that hangs. Clients' streams stop taking audio, and libpulse
+        calls that need an answer (connect, drop, close) wait up to its 30 s timeout."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
+            self.thaw()
             self.proc.terminate()
             try:
                 self.proc.wait(5)
