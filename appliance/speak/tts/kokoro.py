@@ -46,6 +46,10 @@ class KokoroEngine:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+            # A memory pattern is planned and kept for every new set of input shapes, and
+            # every sentence has its own length: malloc in use grew 6 MB per 100 sentences
+            # with it, 0.02 MB without (issue 15; no measurable cost in synthesis time).
+            opts.enable_mem_pattern = False
             self._session = ort.InferenceSession(
                 str(model_dir / "model.onnx"), sess_options=opts,
                 providers=["CPUExecutionProvider"],
