@@ -496,8 +496,13 @@ def test_an_interrupt_at_any_point_of_a_turn_leaves_it_listening_within_half_a_s
             if at - t_int > 0.5:
                 late.append(f"#{i} at +{0.2 * i:.1f} s: listening after {at - t_int:.2f} s")
             time.sleep(1.0)  # long enough for a stray sentence of the cut answer to show
-            routed = rig.events.wait_for(Routed, since=t0, timeout=5)
-            stray = [e for e in rig.events.of(Started, t_int) if e.answer == routed.answer]
+            # One sentence of it may have started while the interrupt was on its way (MQTT takes
+            # a few ms): that one is the one it silenced. None routed: the question was overtaken
+            # by the interrupt on its way to the brain.
+            cut = {e.answer for e in rig.events.of(Routed, t0)}
+            silenced = {e.id for e in rig.events.of(Silent, t_int)}
+            stray = [e for e in rig.events.of(Started, t_int)
+                     if e.answer in cut and e.id not in silenced]
             assert not stray, f"#{i}: the cut answer went on playing: {stray}"
             assert rig.app.control.state.snapshot().phase == "listening", i
             time.sleep(0.4)  # past the button's double-press window

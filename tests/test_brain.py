@@ -287,6 +287,22 @@ def test_an_interrupt_mid_stream_stops_the_model_and_nothing_more_is_said(tmp_pa
     assert turn.interrupted
 
 
+def test_a_question_overtaken_by_an_interrupt_on_its_way_is_not_answered(tmp_path, router):
+    """Speech-to-text reports a question heard, the person presses stop at that moment and the
+    interrupt reaches the brain before the transcript does: that question belongs to the cut
+    turn (had it been queued already, the inbox flush would have dropped it). One asked after
+    the interrupt is answered as usual."""
+    rig = Rig(tmp_path, router)
+    heard = Transcript(utterance=1, text="¿Qué hora es?", final=True)
+    rig.interrupter.interrupt("button")
+    rig.brain.on_control(rig.brain.inbox.get(0))
+    rig.said()  # the interrupt itself, passed on downstream
+    rig.brain.handle(heard)
+    assert rig.said() == [] and rig.events.of(Routed) == []
+    assert texts(rig.hear("¿Qué hora es?"))
+    assert len(rig.events.of(Routed)) == 1
+
+
 def test_the_router_model_is_reloaded_when_a_retrain_swaps_it(tmp_path):
     """What the nightly retrain does to a running service: a new model file is swapped in and
     the brain routes with it from its next idle check, without a restart."""

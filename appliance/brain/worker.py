@@ -148,6 +148,9 @@ class BrainWorker(InboxWorker):
         self._source: AnswerSource = "template"  # the answer being given (``last_answer``)
         self._first_token: float | None = None
         self._cut_off = False
+        # When the last interrupt was issued: a question heard before it, still on its way
+        # here when the interrupt overtook it, belongs to the cut turn.
+        self._interrupted_at = float("-inf")
         self.conversation = conversation or Conversation(b.context_turns)
         self.filler = filler
         self.prerendered = prerendered
@@ -237,6 +240,7 @@ class BrainWorker(InboxWorker):
 
     def on_control(self, msg: Control) -> None:
         if isinstance(msg, Interrupt):
+            self._interrupted_at = max(self._interrupted_at, msg.t)
             self._cancel.set()
             self._home = None
             if not (self._answering and msg.keep_answer == self._answering[0]):
@@ -245,7 +249,11 @@ class BrainWorker(InboxWorker):
 
     def handle(self, msg: Any) -> None:
         if isinstance(msg, Transcript):
-            if msg.final and msg.over_speech:
+            if msg.final and msg.t_done <= self._interrupted_at:
+                # The inbox flush drops such a question when it is already queued; this one was
+                # reported heard, then overtaken by the interrupt on its way here.
+                self.log.info("brain: %r was heard before an interrupt: not answered", msg.text)
+            elif msg.final and msg.over_speech:
                 self.barge_in(msg)
             elif msg.final and msg.text.strip():
                 self._cancel.clear()
