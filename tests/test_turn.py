@@ -231,4 +231,6 @@ def test_unfinished_words_keep_listening_and_speech_again_redoes_the_transcript(
     worker.handle(SpeechAudio(1, np.concatenate([silence(0.6), second, silence(0.2)])))
     worker.handle(SpeechEnd(1, 0.0, 4.0, 0.0))
     (final,) = out.of(Transcript)
-    assert "temporizador" in final.text.lower() and "quince" in final.text.lower(), final.text
+    text = final.text.lower()
+    # Whisper writes the number as a word or as digits depending on the CPU's float path
+    assert "temporizador" in text and ("quince" in text or "15" in text), final.text
