@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -53,6 +54,28 @@ def test_streams_spanish_text_piece_by_piece(engine):
     assert words & SPANISH, "".join(pieces)
     assert engine.last is not None and engine.last.tokens >= len(pieces)
     assert not engine.last.cancelled
+
+
+def test_an_answer_leaves_no_sampler_holding_native_memory(engine):
+    """Each answer's llama.cpp sampler chain (MBs of candidates for a 262k vocabulary) is
+    freed when the answer ends, finished or cut, not left to a rare full GC (issue 15)."""
+    from llama_cpp._internals import LlamaSampler
+
+    def live() -> int:
+        return sum(1 for o in gc.get_objects()
+                   if isinstance(o, LlamaSampler) and o.sampler is not None)
+
+    gc.collect()
+    gc.disable()  # what a busy service looks like between its rare full collections
+    try:
+        for _ in range(3):
+            list(engine.stream("¿Qué es un sofrito?", max_tokens=3))
+        cancel = threading.Event()
+        for _piece in engine.stream("Cuéntame un cuento.", cancel=cancel, max_tokens=8):
+            cancel.set()
+        assert live() == 0
+    finally:
+        gc.enable()
 
 
 def test_interrupt_stops_generation_within_one_token(engine):
