@@ -51,7 +51,7 @@ def test_service_has_the_required_settings() -> None:
     ]:
         assert line in text, f"appliance.service lacks {line!r}"
     assert re.search(r"^WatchdogSec=\d+", text, re.M)
-    assert re.search(r"^Environment=.*\bMALLOC_ARENA_MAX=2\b", text, re.M)  # soak: no creep
+    assert re.search(r"^Environment=.*\bMALLOC_ARENA_MAX=2\b", text, re.M)  # less glibc creep
     assert re.search(r"^MemoryMax=\d+", text, re.M)
     assert re.search(r"^SystemCallFilter=@system-service", text, re.M)
     devices = re.findall(r"^DeviceAllow=(\S+)", text, re.M)
