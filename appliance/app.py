@@ -55,6 +55,7 @@ from appliance.listen.vad import VadWorker
 from appliance.listen.wakeword import WakeWordDetector
 from appliance.pipeline.contracts import Interrupter, ModelResolver, Sink
 from appliance.pipeline.events import Event
+from appliance.pipeline.heap import HeapTrimmer, glibc_trim
 from appliance.pipeline.inbox import Inbox
 from appliance.pipeline.interruption import InterruptionService
 from appliance.pipeline.messages import Priority, SpeakRequest, Utterance
@@ -93,6 +94,7 @@ class Pipeline:
         self.workers: list[Worker] = []
         self.supervisor = Supervisor([])
         self.plane: control_plane.ControlPlane | None = None
+        self.heap = HeapTrimmer(glibc_trim())  # hands freed memory back after each reply
         self.gate = ListenGate(settings.listen)
         self._prerender: Prerender = "none"
         self._stop_prerender = threading.Event()
@@ -279,6 +281,7 @@ def build_pipeline(
         s, commands, events=events, listeners=listeners, volume=volume.level, restored=prefs,
         wake_words=wake_words, pin_factory=pin_factory,
         diagnostics=lambda: {"gil_enabled": gil_enabled(), **remotes.diagnostics()})
+    p.plane.observers.add(p.heap.on_event)  # off the audio and MQTT paths
     p.workers = [*p.stages.values(), *p.plane.workers]
     p.supervisor = Supervisor(p.workers, restart_backoff_s=s.service.restart_backoff_s,
                               heartbeat_timeout_s=s.service.heartbeat_timeout_s, events=events)

@@ -51,6 +51,7 @@ from appliance.demo.conversation import Conversation  # noqa: E402
 from appliance.demo.run import StageError, staged  # noqa: E402
 from appliance.demo.script import load_script  # noqa: E402
 from appliance.pipeline.events import Event, WorkerCrashed  # noqa: E402
+from appliance.pipeline.heap import glibc_trim  # noqa: E402
 
 SOAK_SCRIPT = Path(__file__).resolve().parent / "soak.yaml"
 MB = 1024 * 1024
@@ -69,15 +70,15 @@ class _Mallinfo2(ctypes.Structure):
 
 
 class Glibc:
-    """glibc's malloc statistics and trim, when the C library is glibc (else None/0)."""
+    """glibc's malloc statistics and the service's own trim, when the C library is glibc
+    (else None/nothing)."""
 
     def __init__(self) -> None:
         self._libc: Any = None
+        self._trim = glibc_trim()
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
             libc.mallinfo2.restype = _Mallinfo2
-            libc.malloc_trim.argtypes = [ctypes.c_size_t]
-            libc.malloc_trim.restype = ctypes.c_int
             self._libc = libc
         except (OSError, AttributeError):
             pass
@@ -90,8 +91,8 @@ class Glibc:
         return (m.uordblks + m.hblkhd) / MB, m.fordblks / MB
 
     def trim(self) -> None:
-        if self._libc is not None:
-            self._libc.malloc_trim(0)
+        if self._trim is not None:
+            self._trim()
 
 
 def proc_status() -> dict[str, float]:
@@ -279,6 +280,8 @@ def main() -> int:
                 snapshot1 = tracemalloc.take_snapshot()
                 tracemalloc.stop()
             restarts = {s.name: s.restarts for s in app.supervisor.status()}
+            print(f"soak: heap trims after replies: {app.heap.trims}, longest "
+                  f"{app.heap.longest_ms:.1f} ms", flush=True)
     except StageError as exc:
         print(f"soak: {exc}", file=sys.stderr)
         return 1
@@ -290,7 +293,7 @@ def main() -> int:
 
 
 def report(args: argparse.Namespace, sampler: Sampler, turns: list[dict[str, Any]],
-           crashes: list[str], restarts: dict[str, int], loads: list[tuple[float, ...]],
+           crashes: list[str], restarts: dict[str, int], loads: list[tuple[float, float, float]],
            snapshot1: tracemalloc.Snapshot | None) -> int:
     samples = sampler.samples
     slopes = {key: slope_per_hour(samples, key, args.warmup_min)
@@ -304,6 +307,10 @@ def report(args: argparse.Namespace, sampler: Sampler, turns: list[dict[str, Any
     for key, value in slopes.items():
         if value is not None:
             print(f"  {key:24s} {value:+9.1f} /h")
+    last_hour = max(args.warmup_min, args.minutes - 60)
+    rss_last_hour = slope_per_hour(samples, "rss_mb", last_hour)
+    if rss_last_hour is not None and last_hour > args.warmup_min:
+        print(f"  rss_mb over the last hour (after {last_hour:g} min) {rss_last_hour:+9.1f} /h")
     load_seen = [s["load"] for s in samples]
     print(f"soak: {len(turns)} turns, {len(unanswered)} unanswered"
           f" ({len(interrupted_errors)} errors on turns interrupted on purpose not counted), "
@@ -339,7 +346,8 @@ def report(args: argparse.Namespace, sampler: Sampler, turns: list[dict[str, Any
         args.json.write_text(json.dumps({
             "args": {k: str(v) for k, v in vars(args).items()},
             "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
-            "samples": samples, "slopes_per_hour": slopes, "turns": turns,
+            "samples": samples, "slopes_per_hour": slopes, "rss_last_hour_per_hour":
+            rss_last_hour, "turns": turns,
             "unanswered": len(unanswered), "restarts": restarts, "crashes": crashes,
             "loads": loads, "tracemalloc_top": top,
         }, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
