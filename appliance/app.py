@@ -202,7 +202,8 @@ def build_pipeline(
     # --- what is said: the engine, rendered audio and fillers (the queue bridges with them)
     style = s.tts.styles[s.tts.style]
     engine = create_engine(s, store, breaker=remotes.tts) if full else None
-    rendered = RenderedAudioCache(engine, s.cache_path / "rendered") if engine else None
+    rendered = RenderedAudioCache(engine, s.cache_path / "rendered",
+                                  max_disk_mb=s.tts.rendered_cache_mb) if engine else None
     fillers = FillerBank(rendered, style, s.speak.filler_no_repeat) if rendered else None
 
     # --- the channels ----------------------------------------------------------------

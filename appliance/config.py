@@ -182,6 +182,9 @@ class TtsSettings:
     kokoro_model: str = _f("kokoro-82m-int8", doc="manifest name of the Kokoro model")
     vits_model: str = _f("piper-es-davefx-medium", doc="manifest name of the VITS/Piper voice")
     threads: int = _f(2, lo=1, hi=16, doc="CPU threads for neural synthesis")
+    rendered_cache_mb: float = _f(
+        200.0, lo=10.0, hi=100000.0,
+        doc="disk for rendered audio; past it the least recently used clips are deleted")
     style: str = _f("normal", doc="one of the names under styles")
     styles: dict[str, StyleSettings] = field(default_factory=_default_styles)
     wyoming: WyomingTtsSettings = _f(WyomingTtsSettings())

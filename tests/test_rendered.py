@@ -5,6 +5,7 @@ audio (issue 15, bench/soak.py), and all of it is still on disk."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from pathlib import Path
 
@@ -65,3 +66,36 @@ def test_a_day_of_prepared_time_answers_keeps_memory_bounded(tmp_path: Path) -> 
     pinned, recent = cache.in_memory()
     assert pinned == 0 and recent <= cache.recent_max
     assert preparer.answer("time", {}, clock[0]) is not None  # the current minute is ready
+
+
+def test_the_disk_copy_is_bounded_least_recently_used_first_and_pinned_audio_stays(
+        tmp_path: Path) -> None:
+    engine = ToneEngine()
+    cache = RenderedAudioCache(engine, tmp_path, max_disk_mb=0.05)  # 52,428 bytes
+    cache.recent_max = 4
+
+    def minute(m: int) -> None:  # a clip of ~600 bytes on disk, written at minute m
+        cache.render(f"Son las diez y {m}. " * 4, STYLE, pin=False)
+        t = 1_000_000_000 + 60 * m  # file times set by hand: the kernel's are too coarse
+        os.utime(path(m), (t, t))
+
+    def path(m: int) -> Path:
+        return cache.path_for(cache.key(f"Son las diez y {m}. " * 4, STYLE))
+
+    cache.render("Vale.", STYLE)  # a fixed phrase: pinned, never pruned while held
+    os.utime(cache.path_for(cache.key("Vale.", STYLE)), (0, 0))  # the oldest file there is
+    for m in range(60):
+        minute(m)
+    assert cache.pruned == 0 and len(list(tmp_path.glob("*/*.npy"))) == 61
+    cache.get("Son las diez y 0. " * 4, STYLE)  # read back from disk: touched, used again
+    for m in range(60, 140):
+        minute(m)
+    on_disk = sum(f.stat().st_size for f in tmp_path.glob("*/*.npy"))
+    assert cache.pruned > 0 and on_disk <= cache.max_disk_bytes
+    assert cache.path_for(cache.key("Vale.", STYLE)).exists()
+    assert path(0).exists() and path(139).exists()
+    assert not path(1).exists()
+    # A pruned clip is simply rendered again when it is wanted.
+    calls = engine.calls
+    cache.render("Son las diez y 1. " * 4, STYLE, pin=False)
+    assert engine.calls == calls + 1 and path(1).exists()

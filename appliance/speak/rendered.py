@@ -4,15 +4,19 @@ Fillers and fixed template answers are short, fixed phrases spoken often; synthe
 every start (or worse, every use) wastes the CPU the LLM needs. Entries are keyed by everything
 that changes the sound - engine, voice, sample rate, style values, text - so a config change
 never plays stale audio. Files are float32 .npy written atomically (temp file + rename).
+The disk copy is bounded too: the time of every minute of a day alone is about half a GB, so
+past ``max_disk_mb`` the least recently used clips not held in memory are deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -28,15 +32,21 @@ log = logging.getLogger(__name__)
 # Unpinned entries kept in memory: the predictable answers prepared ahead (the time now and
 # next minute, today's date, the common timers' confirmations) fit with room to spare.
 RECENT_MAX = 64
+PRUNE_TO = 0.8  # of the disk bound: a prune frees room for a while, not for one clip
 
 
 class RenderedAudioCache:
     """Thread-safe get-or-synthesize for one engine; ``root`` is e.g. <cache_dir>/rendered."""
 
-    def __init__(self, engine: TtsEngine, root: Path) -> None:
+    def __init__(self, engine: TtsEngine, root: Path, *, max_disk_mb: float | None = None
+                 ) -> None:
+        """``max_disk_mb``: the most the files under ``root`` may take (None: no bound)."""
         self.engine = engine
         self.root = Path(root)
+        self.max_disk_bytes = None if max_disk_mb is None else int(max_disk_mb * 1024 * 1024)
         self._lock = threading.Lock()
+        self._disk_lock = threading.Lock()  # the running total and pruning (file I/O)
+        self._disk_bytes: int | None = None  # counted on the first store
         # Pinned: the fixed phrases (fillers, static answers), a known set, kept for good.
         # Everything else (the time this minute, today's date: a new text every minute,
         # prepared by brain/prepare.py) only while recently used, so weeks of uptime do not
@@ -46,6 +56,7 @@ class RenderedAudioCache:
         self.recent_max = RECENT_MAX
         self.disk_hits = 0
         self.syntheses = 0
+        self.pruned = 0  # files deleted to keep the disk bound
 
     def key(self, text: str, style: StyleSettings) -> str:
         ident = {
@@ -82,6 +93,8 @@ class RenderedAudioCache:
             return None
         audio = np.asarray(audio, dtype=np.float32)
         audio.setflags(write=False)
+        with contextlib.suppress(OSError):  # a read-only disk: fine, only less fresh
+            os.utime(path)  # recently used: the last to be pruned
         with self._lock:
             self.disk_hits += 1
             self._keep(key, audio, pin)
@@ -128,3 +141,43 @@ class RenderedAudioCache:
             atomic.write_bytes(path, buf.getvalue(), durable=False)
         except OSError as exc:
             log.warning("cannot store rendered audio in %s: %s", path.parent, exc)
+            return
+        if self.max_disk_bytes is not None:
+            self._bound_disk(buf.getbuffer().nbytes)
+
+    def _bound_disk(self, added: int) -> None:
+        """Counts what was stored; past the bound, deletes the least recently used files
+        (modification time; a disk hit touches it) whose audio is not held in memory."""
+        assert self.max_disk_bytes is not None
+        with self._disk_lock:
+            if self._disk_bytes is not None:
+                self._disk_bytes += added
+                if self._disk_bytes <= self.max_disk_bytes:
+                    return
+            files = []
+            for f in self.root.glob("*/*.npy"):
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue  # gone meanwhile
+                files.append((st.st_mtime, st.st_size, f))
+            total = sum(size for _, size, _ in files)
+            if total > self.max_disk_bytes:
+                with self._lock:
+                    held = set(self._memory) | set(self._recent)
+                target = int(self.max_disk_bytes * PRUNE_TO)
+                for _, size, f in sorted(files, key=lambda x: x[0]):
+                    if total <= target:
+                        break
+                    if f.stem in held:
+                        continue
+                    try:
+                        f.unlink()
+                    except OSError as exc:
+                        log.warning("cannot prune rendered audio %s: %s", f, exc)
+                        continue
+                    total -= size
+                    self.pruned += 1
+                log.info("rendered audio on disk pruned to %.0f MB (bound %.0f MB)",
+                         total / 1048576, self.max_disk_bytes / 1048576)
+            self._disk_bytes = total
