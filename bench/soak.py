@@ -51,7 +51,7 @@ from appliance.demo.conversation import Conversation  # noqa: E402
 from appliance.demo.run import StageError, staged  # noqa: E402
 from appliance.demo.script import load_script  # noqa: E402
 from appliance.pipeline.events import Event, WorkerCrashed  # noqa: E402
-from appliance.pipeline.heap import glibc_trim  # noqa: E402
+from appliance.pipeline.heap import glibc_trim, process_status  # noqa: E402
 
 SOAK_SCRIPT = Path(__file__).resolve().parent / "soak.yaml"
 MB = 1024 * 1024
@@ -93,18 +93,6 @@ class Glibc:
     def trim(self) -> None:
         if self._trim is not None:
             self._trim()
-
-
-def proc_status() -> dict[str, float]:
-    """VmRSS, RssAnon, RssFile (MB) and Threads from /proc/self/status."""
-    out: dict[str, float] = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile"):
-            out[key] = int(value.split()[0]) / 1024
-        elif key == "Threads":
-            out[key] = int(value)
-    return out
 
 
 class Sampler:
@@ -155,11 +143,11 @@ class Sampler:
     def sample(self) -> dict[str, Any]:
         row: dict[str, Any] = {}
         if self.trim:  # what malloc held free and gave back, before measuring
-            before = proc_status()["RssAnon"]
+            before = process_status()["RssAnon"]
             self.glibc.trim()
-            row["trimmed_mb"] = round(before - proc_status()["RssAnon"], 1)
+            row["trimmed_mb"] = round(before - process_status()["RssAnon"], 1)
         now, cpu = time.monotonic(), time.process_time()
-        st = proc_status()
+        st = process_status()
         row.update(
             t_min=round((now - self._t0) / 60, 2), rss_mb=round(st["VmRSS"], 1),
             anon_mb=round(st["RssAnon"], 1), file_mb=round(st["RssFile"], 1),

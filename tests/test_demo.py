@@ -51,6 +51,10 @@ def test_the_built_in_demo_conversation(tmp_path: Path) -> None:
     cut = next(t for t in turns if "interrupt_to_silent_ms" in t)
     assert cut["interrupt_to_silent_ms"] <= 500  # faded out at once (timed in bench/)
     assert set(report["summary"]) == {"template", "llm"}
+    memory = report["memory_mb"]  # what the appliance holds, measured in the main job
+    assert 0 < memory["resident_ready"] <= memory["resident_peak"]
+    assert 0 < memory["resident_end"] <= memory["resident_peak"]
+    assert "resident memory" in proc.stdout
     audio, rate = sf.read(tmp_path / "conversation.wav")
     assert rate == 16000 and audio.shape[1] == 2
     assert abs(audio[:, 0]).max() > 0.1 and abs(audio[:, 1]).max() > 0.1  # both voices

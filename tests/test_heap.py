@@ -7,7 +7,7 @@ import ctypes
 import pytest
 
 from appliance.pipeline.events import Finished, Sentence, Silent
-from appliance.pipeline.heap import HeapTrimmer, glibc_trim
+from appliance.pipeline.heap import HeapTrimmer, glibc_trim, process_status
 
 
 def rss_anon_mb() -> float:
@@ -70,3 +70,9 @@ def test_glibc_gives_back_the_pages_a_pinned_heap_keeps() -> None:
     assert trim()
     assert rss_anon_mb() < held - 32, "malloc_trim gave back less than half of 64 MB"
     libc.free(blocks[-1])
+
+
+def test_the_process_status_has_the_figures_the_demo_and_soak_report() -> None:
+    st = process_status()
+    assert set(st) >= {"VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"}
+    assert 0 < st["VmRSS"] <= st["VmHWM"] and st["Threads"] >= 1

@@ -25,6 +25,7 @@ from appliance.config import Settings
 from appliance.core.pcm import SPEECH_RATE, resample, to_float32
 from appliance.demo.fifo_devices import Ear, EchoPath, Mouth, alsa_config
 from appliance.demo.script import Script
+from appliance.pipeline.heap import process_status
 
 if TYPE_CHECKING:
     from appliance.app import Pipeline
@@ -117,7 +118,9 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
         with staged(settings, script, timeout_s=timeout_s, say=say) as stage:
             conversation = Conversation(stage.app, stage.mouth, stage.ear, out=say)
             cpu0, wall0 = time.process_time(), time.monotonic()
+            memory0 = process_status()
             turns = conversation.run(script)
+            memory1 = process_status()
             cpu = (time.process_time() - cpu0) / max(1e-9, time.monotonic() - wall0)
             time.sleep(0.5)
             triggers = conversation.self_triggers()
@@ -129,6 +132,9 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
     wav = out_dir / "conversation.wav"
     write_recording(wav, mouth.said(), ear.heard(), settings.audio.playback_rate, t0)
     routes = summary(turns)
+    memory = {"resident_ready": round(memory0.get("VmRSS", 0)),
+              "resident_end": round(memory1.get("VmRSS", 0)),
+              "resident_peak": round(memory1.get("VmHWM", 0))}
     report = {
         "script": str(script.path),
         "settings": {
@@ -147,6 +153,7 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
         "own_speech_s": round(stats["playback"]["speech_frames"]
                               / settings.audio.playback_rate, 1),
         "cpu_cores": round(cpu, 3),  # the whole appliance (and the demo's rig), busy or not
+        "memory_mb": memory,  # resident; the long-run figures: bench/soak.py
         "turns": turns,
         "summary": routes,
         "workers": stats,
@@ -161,6 +168,8 @@ def run_script(settings: Settings, script: Script, out_dir: Path, *,
         say(f"demo: its own voice at the microphone {mouth.levels_dbfs()} dBFS, echo "
             f"cancelled: ERLE median {stats['capture'].get('erle_db_median')} dB; "
             + ", ".join(f"{k} {v}" for k, v in triggers.items()))
+    say(f"demo: resident memory {memory['resident_ready']} MB when ready, "
+        f"{memory['resident_end']} MB at the end, peak {memory['resident_peak']} MB")
     failed = [t for t in turns if "error" in t]
     unexpected = [t for t in turns if "unexpected" in t]
     say(f"\ndemo: {len(turns) - len(failed)}/{len(turns)} turns answered"

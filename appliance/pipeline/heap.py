@@ -14,6 +14,7 @@ import ctypes.util
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from appliance.pipeline.events import Event, Finished, Silent
@@ -21,6 +22,23 @@ from appliance.pipeline.events import Event, Finished, Silent
 log = logging.getLogger("appliance.heap")
 
 TRIM_INTERVAL_S = 30.0  # the soak's replies come every ~20 s; a trim costs a few ms
+
+
+def process_status() -> dict[str, float]:
+    """VmRSS, VmHWM (peak), RssAnon, RssFile in MB and Threads, from /proc/self/status
+    (empty where there is no /proc): what the demo and the soak report."""
+    out: dict[str, float] = {}
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+            out[key] = int(value.split()[0]) / 1024
+        elif key == "Threads":
+            out[key] = int(value)
+    return out
 
 
 def glibc_trim() -> Callable[[], bool] | None:
