@@ -3,8 +3,9 @@
 Why: the soak (issue 15) showed malloc's memory in use flat while resident memory kept
 creeping, because glibc keeps pages that the models' short-lived buffers freed (fordblks
 rising ~40 MB/h even with ``MALLOC_ARENA_MAX=2``). ``malloc_trim(0)`` returns the free pages
-of every arena. It runs on the control worker's thread (never an audio thread), when playback
-has come to rest, and at most once per ``min_interval_s`` so a burst of replies costs one trim.
+of every arena. It runs on the observers' thread (never an audio thread, never the MQTT path),
+when playback has come to rest, and at most once per ``min_interval_s`` so a burst of
+replies costs one trim.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def glibc_trim() -> Callable[[], bool] | None:
 
 
 class HeapTrimmer:
-    """A control-worker listener: trims the heap after a reply has finished or been cut."""
+    """An observer (its own thread): trims the heap after a reply has finished or been cut."""
 
     def __init__(
         self,
